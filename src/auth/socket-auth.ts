@@ -1,0 +1,40 @@
+// Authenticates a WebSocket request before the upgrade (a preValidation hook), so the route handler
+// knows synchronously whether to serve or to close with 1008, and attaches its message listeners
+// before any message can arrive.
+import type { FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
+import type { Authenticator } from './authenticator.js';
+import type { Principal } from './principal.js';
+import { socketToken } from './token-source.js';
+import { Close, CloseReason } from '../errors.js';
+
+export type SocketAuth = { principal: Principal } | { refusal: { code: number; reason: string } };
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    socketAuth?: SocketAuth;
+  }
+}
+
+function refusalFor(err: unknown): { code: number; reason: string } {
+  const code = (err as { code?: string }).code;
+  if (code === 'TOKEN_NOT_ACTIVE') return { code: Close.POLICY, reason: CloseReason.TOKEN_NOT_ACTIVE };
+  if (code === 'MISSING_TOKEN') return { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
+  if (code === 'INVALID_TOKEN' || code === 'TOKEN_EXPIRED') return { code: Close.POLICY, reason: CloseReason.INVALID_TOKEN };
+  // The accounts database or Redis is down: not the client's fault, let it retry.
+  return { code: Close.TRY_AGAIN_LATER, reason: 'Service unavailable' };
+}
+
+export function socketAuthHook(auth: Authenticator): preValidationAsyncHookHandler {
+  return async (req: FastifyRequest) => {
+    const token = socketToken(req.headers, req.query);
+    if (!token) {
+      req.socketAuth = { refusal: { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN } };
+      return;
+    }
+    try {
+      req.socketAuth = { principal: await auth.authenticate(token) };
+    } catch (err) {
+      req.socketAuth = { refusal: refusalFor(err) };
+    }
+  };
+}

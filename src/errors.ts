@@ -1,0 +1,50 @@
+// The one catalogue of errors this service returns. Each has a stable code (clients may branch on
+// it), an HTTP status and a message for a person. Replies are {"detail": message, "code": code}
+// (`detail` is what the old FastAPI backend sent, so old clients keep reading it).
+import createError from '@fastify/error';
+
+export const Errors = {
+  BAD_REQUEST: createError('BAD_REQUEST', '%s', 400),
+  MISSING_TOKEN: createError('MISSING_TOKEN', 'Not authenticated', 401),
+  INVALID_TOKEN: createError('INVALID_TOKEN', 'Invalid token', 401),
+  TOKEN_EXPIRED: createError('TOKEN_EXPIRED', 'Token has expired', 401),
+  TOKEN_NOT_ACTIVE: createError('TOKEN_NOT_ACTIVE', 'Token not active', 401),
+  BAD_CREDENTIALS: createError('BAD_CREDENTIALS', 'Wrong username or password', 401),
+  WRONG_PASSWORD: createError('WRONG_PASSWORD', 'Current password is wrong', 401),
+  FORBIDDEN: createError('FORBIDDEN', '%s', 403),
+  SITE_FORBIDDEN: createError('SITE_FORBIDDEN', "Not allowed to access site '%s'", 403),
+  NOT_FOUND: createError('NOT_FOUND', '%s', 404),
+  DUPLICATE: createError('DUPLICATE', '%s', 409),
+  PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', '%s', 413),
+  NOT_AN_IMAGE: createError('NOT_AN_IMAGE', 'file is not an image (expected JPEG or PNG bytes)', 415),
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
+  VALIDATION: createError('VALIDATION', '%s', 422),
+  RATE_LIMITED: createError('RATE_LIMITED', 'Too many requests, retry in %s seconds', 429),
+  STORE_UNAVAILABLE: createError('STORE_UNAVAILABLE', 'Frame store unavailable, try again shortly', 503),
+  DB_UNAVAILABLE: createError('DB_UNAVAILABLE', 'Accounts database unavailable, try again shortly', 503),
+  INTERNAL: createError('INTERNAL', 'Internal server error', 500),
+} as const;
+
+export type ErrorCode = keyof typeof Errors;
+
+/** WebSocket close codes and reasons (DESIGN.md §2). Reasons stay short: at most 123 bytes. */
+export const Close = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  TRY_AGAIN_LATER: 1013,
+} as const;
+
+export const CloseReason = {
+  MISSING_TOKEN: 'Missing authentication token',
+  INVALID_TOKEN: 'Invalid token',
+  TOKEN_NOT_ACTIVE: 'Token not active',
+  SITE_FORBIDDEN: 'Not allowed to view this site',
+  UPLOAD_FORBIDDEN: 'Not allowed to upload',
+  TOO_SLOW: 'Too slow',
+  RECEIVE_TIMEOUT: 'Receive timeout',
+  SHUTDOWN: 'Server shutting down',
+  TOO_MANY_VIEWERS: 'Too many viewers',
+  STORE_UNAVAILABLE: 'Frame store unavailable',
+} as const;

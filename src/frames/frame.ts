@@ -1,0 +1,23 @@
+// A frame as stored: the image and the metadata strings exactly as uploaded (DESIGN.md §2).
+
+export interface FrameFields {
+  /** The image bytes (JPEG or PNG). */
+  frame: Buffer;
+  warnings: string;
+  conePolygons: string;
+  polePolygons: string;
+  detectionItems: string;
+  /** Decimal integers as text, "0" when unknown. */
+  width: string;
+  height: string;
+}
+
+export interface StoredFrame extends FrameFields {
+  label: string;
+  key: string;
+  /** The stream entry id, "ms-seq", increasing within a stream. */
+  id: string;
+  /** Wire messages, encoded once on first use and shared by every viewer (see wire.ts). */
+  pushMessage?: Buffer;
+  pullMessage?: Buffer;
+}

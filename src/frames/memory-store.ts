@@ -1,0 +1,110 @@
+// The embedded frame store: the newest frame of each camera, in this process's memory.
+// Bounded: at most `maxStreams` cameras (the least recently updated is forgotten first) and one
+// frame each; a camera idle for `idleMs` is forgotten.
+import type { FrameFields, StoredFrame } from './frame.js';
+import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
+
+interface Options {
+  maxStreams: number;
+  idleMs: number;
+  now?: () => number;
+}
+
+export class MemoryFrameStore implements FrameStore {
+  readonly kind = 'memory' as const;
+  /** label -> key -> newest frame. Map order per label is insertion; `recency` orders eviction. */
+  private readonly streams = new Map<string, Map<string, StoredFrame>>();
+  /** "label\0key" in least-recently-updated-first order (a Map re-inserted on every update). */
+  private readonly recency = new Map<string, { label: string; key: string }>();
+  private readonly listeners = new Map<string, Set<FrameListener>>();
+  private lastMs = 0;
+  private seq = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: Options) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  private nextId(): string {
+    const ms = this.now();
+    if (ms > this.lastMs) {
+      this.lastMs = ms;
+      this.seq = 0;
+    } else {
+      this.seq++;
+    }
+    return `${this.lastMs}-${this.seq}`;
+  }
+
+  async append(label: string, key: string, fields: FrameFields): Promise<string> {
+    const frame: StoredFrame = { ...fields, label, key, id: this.nextId() };
+    let cams = this.streams.get(label);
+    if (!cams) this.streams.set(label, (cams = new Map()));
+    cams.set(key, frame);
+    const rk = `${label}\0${key}`;
+    this.recency.delete(rk);
+    this.recency.set(rk, { label, key });
+    if (this.recency.size > this.opts.maxStreams) {
+      const [oldest] = this.recency.values();
+      this.forget(oldest!.label, oldest!.key);
+    }
+    const subs = this.listeners.get(label);
+    if (subs) for (const fn of subs) fn(frame);
+    return frame.id;
+  }
+
+  private forget(label: string, key: string): void {
+    this.recency.delete(`${label}\0${key}`);
+    const cams = this.streams.get(label);
+    if (!cams) return;
+    cams.delete(key);
+    if (cams.size === 0) this.streams.delete(label);
+  }
+
+  /** Drops cameras idle past the limit. Cheap: walks from the least recently updated. */
+  private expire(): void {
+    const cutoff = this.now() - this.opts.idleMs;
+    for (const { label, key } of this.recency.values()) {
+      const f = this.streams.get(label)?.get(key);
+      if (f && Number(f.id.slice(0, f.id.indexOf('-'))) > cutoff) break;
+      this.forget(label, key);
+    }
+  }
+
+  async latest(label: string, key: string): Promise<StoredFrame | null> {
+    this.expire();
+    return this.streams.get(label)?.get(key) ?? null;
+  }
+
+  async labels(): Promise<string[]> {
+    this.expire();
+    return [...this.streams.keys()].sort();
+  }
+
+  async keys(label: string): Promise<string[]> {
+    this.expire();
+    return [...(this.streams.get(label)?.keys() ?? [])].sort();
+  }
+
+  async subscribe(label: string, listener: FrameListener): Promise<LabelSubscription> {
+    this.expire();
+    // Snapshot and registration happen in the same tick, so no frame falls between them.
+    const snapshot = [...(this.streams.get(label)?.values() ?? [])];
+    let subs = this.listeners.get(label);
+    if (!subs) this.listeners.set(label, (subs = new Set()));
+    subs.add(listener);
+    return {
+      snapshot,
+      unsubscribe: () => {
+        subs.delete(listener);
+        if (subs.size === 0 && this.listeners.get(label) === subs) this.listeners.delete(label);
+      },
+    };
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,50 @@
+// Liveness, readiness and Prometheus metrics.
+import type { FastifyInstance } from 'fastify';
+import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
+import type { FrameStore } from '../frames/store.js';
+import type { Hub } from '../streaming/hub.js';
+
+export interface ObservabilityDeps {
+  store: FrameStore;
+  hub: Hub;
+  /** Resolves when the accounts database (and Redis, when configured) answers. */
+  pingAccounts: () => Promise<void>;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly framesStored = new Counter({ name: 'frames_stored_total', help: 'Frames accepted from producers', registers: [this.registry] });
+
+  constructor(hub: Hub) {
+    collectDefaultMetrics({ register: this.registry });
+    const counters = hub.counters;
+    new Gauge({ name: 'viewers', help: 'Open viewer sockets', registers: [this.registry], collect() { this.set(hub.viewerCount); } });
+    new Gauge({ name: 'viewer_messages_sent', help: 'Frame messages written to viewer sockets', registers: [this.registry], collect() { this.set(counters.sent); } });
+    new Gauge({ name: 'viewer_frames_skipped', help: 'Stale frames skipped for slow viewers (latest wins)', registers: [this.registry], collect() { this.set(counters.skipped); } });
+    new Gauge({ name: 'viewers_closed_too_slow', help: 'Viewers closed with 1013 after stalling', registers: [this.registry], collect() { this.set(counters.stalled); } });
+  }
+}
+
+const statusSchema = {
+  type: 'object',
+  properties: { status: { type: 'string' }, store: { type: 'string' }, accounts: { type: 'string' } },
+} as const;
+
+export async function observabilityRoutes(app: FastifyInstance, deps: ObservabilityDeps & { metrics: Metrics }): Promise<void> {
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: frame store and accounts reachable', response: { 200: statusSchema, 503: statusSchema } } }, async (_req, reply) => {
+    const [store, accounts] = await Promise.allSettled([deps.store.ping(), deps.pingAccounts()]);
+    const body = {
+      status: store.status === 'fulfilled' && accounts.status === 'fulfilled' ? 'ok' : 'unavailable',
+      store: store.status === 'fulfilled' ? 'ok' : 'unavailable',
+      accounts: accounts.status === 'fulfilled' ? 'ok' : 'unavailable',
+    };
+    return reply.code(body.status === 'ok' ? 200 : 503).send(body);
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.type(deps.metrics.registry.contentType);
+    return deps.metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,163 @@
+// The fan-out hub (DESIGN.md §3): one channel per watched label, holding the newest frame of each of
+// its cameras, its push viewers and the pull viewers waiting for a frame. The store is subscribed
+// once per label however many viewers watch it; each frame's wire message is encoded once
+// (wire.ts caches it on the frame) and the same buffer goes to every viewer.
+import type { FastifyBaseLogger } from 'fastify';
+import type { StoredFrame } from '../frames/frame.js';
+import type { FrameStore, LabelSubscription } from '../frames/store.js';
+import { pushMessage } from '../frames/wire.js';
+import { compareIds } from '../frames/keys.js';
+import { Close, CloseReason } from '../errors.js';
+import { ViewerSocket, type ViewerCounters, type ViewerLimits } from './viewer-socket.js';
+
+/** A pull viewer waiting for the next frame of one camera. */
+export interface PullWaiter {
+  deliver(frame: StoredFrame): void;
+}
+
+export class Channel {
+  /** Newest frame of each camera of the label. */
+  readonly latest = new Map<string, StoredFrame>();
+  readonly pushViewers = new Set<ViewerSocket>();
+  readonly pullWaiters = new Map<string, Set<PullWaiter>>();
+  refs = 0;
+  subscription: LabelSubscription | null = null;
+  ready: Promise<void> | null = null;
+
+  constructor(readonly label: string) {}
+
+  /** Applies a frame (from the snapshot or the store); false when it is not newer than what we have. */
+  accept(frame: StoredFrame): boolean {
+    const have = this.latest.get(frame.key);
+    if (have && compareIds(frame.id, have.id) <= 0) return false;
+    this.latest.set(frame.key, frame);
+    return true;
+  }
+}
+
+export class Hub {
+  private readonly channels = new Map<string, Channel>();
+  private readonly viewers = new Set<ViewerSocket>();
+  readonly counters: ViewerCounters = { sent: 0, skipped: 0, stalled: 0 };
+  private readonly stallTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly store: FrameStore,
+    private readonly limits: ViewerLimits & { maxViewers: number },
+    private readonly log: FastifyBaseLogger,
+  ) {
+    const every = Math.max(50, Math.min(1000, Math.floor(limits.stallMs / 4)));
+    this.stallTimer = setInterval(() => {
+      const now = Date.now();
+      for (const v of this.viewers) v.checkStall(now);
+    }, every);
+    this.stallTimer.unref();
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** Per-viewer backlog, for metrics and tests. */
+  backlogs(): Array<{ bufferedBytes: number; pendingFrames: number }> {
+    return [...this.viewers].map((v) => v.backlog);
+  }
+
+  get full(): boolean {
+    return this.viewers.size >= this.limits.maxViewers;
+  }
+
+  /** Wraps a socket in its bounded queue and counts it until it closes. */
+  addViewer(ws: import('ws').WebSocket): ViewerSocket {
+    const v = new ViewerSocket(ws, this.limits, this.counters);
+    this.viewers.add(v);
+    ws.once('close', () => this.viewers.delete(v));
+    return v;
+  }
+
+  /** Joins the label's channel, subscribing to the store when it is the first. */
+  async join(label: string): Promise<Channel> {
+    let ch = this.channels.get(label);
+    if (!ch) {
+      const created = new Channel(label);
+      ch = created;
+      this.channels.set(label, created);
+      created.ready = this.store.subscribe(label, (f) => this.onFrame(created, f)).then(
+        (sub) => {
+          created.subscription = sub;
+          for (const f of sub.snapshot) created.accept(f);
+          // Everyone left while we were subscribing.
+          if (created.refs === 0) this.drop(created);
+        },
+        (err: unknown) => {
+          this.drop(created);
+          throw err;
+        },
+      );
+    }
+    ch.refs++;
+    try {
+      await ch.ready;
+    } catch (err) {
+      ch.refs--;
+      throw err;
+    }
+    return ch;
+  }
+
+  leave(ch: Channel): void {
+    ch.refs--;
+    if (ch.refs === 0 && ch.subscription) this.drop(ch);
+  }
+
+  private drop(ch: Channel): void {
+    if (this.channels.get(ch.label) === ch) this.channels.delete(ch.label);
+    ch.subscription?.unsubscribe();
+    ch.subscription = null;
+  }
+
+  private onFrame(ch: Channel, frame: StoredFrame): void {
+    if (!ch.accept(frame)) return;
+    if (ch.pushViewers.size > 0) {
+      const msg = pushMessage(frame);
+      for (const v of ch.pushViewers) v.offer(frame.key, msg);
+    }
+    const waiting = ch.pullWaiters.get(frame.key);
+    if (waiting) {
+      ch.pullWaiters.delete(frame.key);
+      for (const w of waiting) w.deliver(frame);
+    }
+  }
+
+  /** Sends the newest frame of every camera, then every new frame, to a push viewer. */
+  startPush(ch: Channel, v: ViewerSocket): void {
+    for (const f of ch.latest.values()) v.offer(f.key, pushMessage(f));
+    ch.pushViewers.add(v);
+  }
+
+  stopPush(ch: Channel, v: ViewerSocket): void {
+    ch.pushViewers.delete(v);
+  }
+
+  /** Waits for the next frame of a camera (pull viewers with nothing new). */
+  waitFor(ch: Channel, key: string, w: PullWaiter): void {
+    let set = ch.pullWaiters.get(key);
+    if (!set) ch.pullWaiters.set(key, (set = new Set()));
+    set.add(w);
+  }
+
+  cancelWait(ch: Channel, key: string, w: PullWaiter): void {
+    const set = ch.pullWaiters.get(key);
+    if (!set) return;
+    set.delete(w);
+    if (set.size === 0) ch.pullWaiters.delete(key);
+  }
+
+  /** Closes every viewer (1001) and stops the timer: part of a graceful shutdown. */
+  close(): void {
+    clearInterval(this.stallTimer);
+    for (const v of this.viewers) v.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
+    for (const ch of [...this.channels.values()]) this.drop(ch);
+    this.log.debug('hub closed');
+  }
+}

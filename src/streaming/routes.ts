@@ -1,0 +1,210 @@
+// Viewer endpoints (DESIGN.md §2): GET /labels, WS /ws/labels/{label} (push), WS /ws/stream/{label}/{key} (pull).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { Config } from '../config.js';
+import type { FrameStore } from '../frames/store.js';
+import type { StoredFrame } from '../frames/frame.js';
+import { pullMessage } from '../frames/wire.js';
+import type { Authenticator } from '../auth/authenticator.js';
+import { canWatch, type Principal } from '../auth/principal.js';
+import { socketAuthHook } from '../auth/socket-auth.js';
+import { Close, CloseReason } from '../errors.js';
+import type { Channel, Hub, PullWaiter } from './hub.js';
+import type { ViewerSocket } from './viewer-socket.js';
+
+export interface StreamingDeps {
+  config: Config;
+  store: FrameStore;
+  hub: Hub;
+  authenticator: Authenticator;
+  /** preHandler that authenticates HTTP requests and sets request.principal. */
+  requireAuth: (req: FastifyRequest) => Promise<void>;
+  /** Route-level rate limit options for GET /labels (from @fastify/rate-limit), if any. */
+  labelsRateLimit?: object;
+}
+
+const labelParams = {
+  type: 'object',
+  properties: { label: { type: 'string', minLength: 1 } },
+  required: ['label'],
+} as const;
+
+const streamParams = {
+  type: 'object',
+  properties: { label: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
+  required: ['label', 'key'],
+} as const;
+
+/** Opens a viewer: refuses a bad token or a forbidden site (1008), a full server (1013). */
+function admit(deps: StreamingDeps, ws: WebSocket, req: FastifyRequest, label: string): { principal: Principal; viewer: ViewerSocket } | null {
+  const auth = req.socketAuth;
+  if (!auth || 'refusal' in auth) {
+    const r = auth && 'refusal' in auth ? auth.refusal : { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
+    ws.close(r.code, r.reason);
+    return null;
+  }
+  if (!canWatch(auth.principal, label)) {
+    ws.close(Close.POLICY, CloseReason.SITE_FORBIDDEN);
+    return null;
+  }
+  if (deps.hub.full) {
+    ws.close(Close.TRY_AGAIN_LATER, CloseReason.TOO_MANY_VIEWERS);
+    return null;
+  }
+  const viewer = deps.hub.addViewer(ws);
+  // Close the socket when its session ends or the user loses the site.
+  const stop = deps.authenticator.watch(auth.principal, (p) => canWatch(p, label), (why) =>
+    viewer.close(Close.POLICY, why === 'session' ? CloseReason.TOKEN_NOT_ACTIVE : CloseReason.SITE_FORBIDDEN),
+  );
+  ws.once('close', stop);
+  return { principal: auth.principal, viewer };
+}
+
+/** Joins a channel for a socket, leaving it when the socket closes; null (socket closed) on failure. */
+async function joinFor(deps: StreamingDeps, ws: WebSocket, req: FastifyRequest, label: string): Promise<Channel | null> {
+  try {
+    const ch = await deps.hub.join(label);
+    if (ws.readyState !== 1) {
+      deps.hub.leave(ch);
+      return null;
+    }
+    ws.once('close', () => deps.hub.leave(ch));
+    return ch;
+  } catch (err) {
+    req.log.warn({ err, label }, 'could not subscribe to label');
+    ws.close(Close.TRY_AGAIN_LATER, CloseReason.STORE_UNAVAILABLE);
+    return null;
+  }
+}
+
+/** Viewers only send small commands; the socket-wide limit is sized for producers' frames. */
+const MAX_COMMAND_BYTES = 64 * 1024;
+
+function parseCommand(data: Buffer, isBinary: boolean): { action?: unknown; type?: unknown } | null {
+  if (isBinary) return {};
+  try {
+    const v: unknown = JSON.parse(data.toString('utf8'));
+    return v !== null && typeof v === 'object' ? (v as { action?: unknown; type?: unknown }) : {};
+  } catch {
+    return null;
+  }
+}
+
+export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps): Promise<void> {
+  const { config, store, hub } = deps;
+  const hidden = config.hiddenLabelSubstrings;
+  const authenticateSocket = socketAuthHook(deps.authenticator);
+
+  app.get(
+    '/labels',
+    {
+      preHandler: deps.requireAuth,
+      config: deps.labelsRateLimit ? { rateLimit: deps.labelsRateLimit } : {},
+      schema: {
+        tags: ['streaming'],
+        summary: 'Labels (sites) with at least one live camera that the caller may watch',
+        security: [{ bearerAuth: [] }],
+        response: {
+          200: { type: 'object', properties: { labels: { type: 'array', items: { type: 'string' } } }, required: ['labels'] },
+        },
+      },
+    },
+    async (req) => {
+      const principal = req.principal!;
+      const labels = (await store.labels()).filter((l) => !hidden.some((h) => l.includes(h)) && canWatch(principal, l));
+      return { labels };
+    },
+  );
+
+  app.get<{ Params: { label: string } }>(
+    '/ws/labels/:label',
+    { websocket: true, preValidation: authenticateSocket, schema: { hide: true, params: labelParams } as object },
+    (ws, req) => {
+      const { label } = req.params;
+      const admitted = admit(deps, ws, req, label);
+      if (!admitted) return;
+      const { viewer } = admitted;
+      // Push viewers may send keep-alives; nothing to answer, but nothing large either.
+      ws.on('message', (data: Buffer) => {
+        if (data.length > MAX_COMMAND_BYTES) viewer.close(Close.TOO_BIG, 'Message too big');
+      });
+      void joinFor(deps, ws, req, label).then((ch) => {
+        if (!ch) return;
+        if (ch.latest.size === 0) {
+          ws.send(JSON.stringify({ error: `No keys found for label '${label}'` }));
+          ws.close(Close.NORMAL);
+          return;
+        }
+        hub.startPush(ch, viewer);
+        ws.once('close', () => hub.stopPush(ch, viewer));
+      });
+    },
+  );
+
+  app.get<{ Params: { label: string; key: string } }>(
+    '/ws/stream/:label/:key',
+    { websocket: true, preValidation: authenticateSocket, schema: { hide: true, params: streamParams } as object },
+    (ws, req) => {
+      const { label, key } = req.params;
+      const admitted = admit(deps, ws, req, label);
+      if (!admitted) return;
+      const { viewer } = admitted;
+      let lastSentId: string | null = null;
+      let waiting = false;
+      let ch: Channel | null = null;
+      let pullsBeforeJoin = 0;
+
+      const send = (f: StoredFrame): void => {
+        lastSentId = f.id;
+        viewer.offer(key, pullMessage(f));
+      };
+      const waiter: PullWaiter = {
+        deliver: (f) => {
+          waiting = false;
+          send(f);
+        },
+      };
+      const pull = (): void => {
+        if (!ch) {
+          pullsBeforeJoin++;
+          return;
+        }
+        if (waiting) return; // one reply answers every pull made while waiting
+        const f = ch.latest.get(key);
+        if (f && f.id !== lastSentId) send(f);
+        else {
+          waiting = true;
+          hub.waitFor(ch, key, waiter);
+        }
+      };
+
+      // The old backend closed a pull socket that sent nothing for 60 s.
+      let idle: NodeJS.Timeout | null = null;
+      if (config.pullIdleTimeoutMs > 0) {
+        idle = setTimeout(() => viewer.close(Close.NORMAL, CloseReason.RECEIVE_TIMEOUT), config.pullIdleTimeoutMs);
+      }
+
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        idle?.refresh();
+        if (data.length > MAX_COMMAND_BYTES) return viewer.close(Close.TOO_BIG, 'Message too big');
+        const cmd = parseCommand(data, isBinary);
+        if (cmd === null) ws.send('{"error":"Invalid JSON format"}');
+        else if (cmd.action === 'ping' || cmd.type === 'ping') ws.send('{"action":"pong"}');
+        else if (cmd.action === 'pull') pull();
+        else ws.send('{"error":"unknown action"}');
+      });
+      ws.once('close', () => {
+        if (idle) clearTimeout(idle);
+        if (ch && waiting) hub.cancelWait(ch, key, waiter);
+      });
+
+      void joinFor(deps, ws, req, label).then((joined) => {
+        if (!joined) return;
+        ch = joined;
+        if (pullsBeforeJoin > 0) pull();
+      });
+    },
+  );
+
+  app.addHook('preClose', async () => hub.close());
+}

@@ -1,0 +1,88 @@
+// One viewer's outgoing side: a bounded, latest-wins queue in front of a WebSocket.
+// While the socket's unsent bytes (ws.bufferedAmount) stay under the limit, every frame is sent as it
+// comes. Past the limit, only the newest frame of each camera is kept (one buffer reference each, no
+// copy) and sent once the socket drains, so a slow viewer skips stale frames instead of growing a
+// backlog, and never slows the others. A socket that makes no progress for `stallMs` is closed 1013.
+import type { WebSocket } from 'ws';
+import { Close, CloseReason } from '../errors.js';
+
+export interface ViewerLimits {
+  maxBufferBytes: number;
+  stallMs: number;
+}
+
+export interface ViewerCounters {
+  sent: number;
+  skipped: number;
+  stalled: number;
+}
+
+export class ViewerSocket {
+  /** Newest unsent message per camera while the socket is over its limit. */
+  private readonly pending = new Map<string, Buffer>();
+  private lastBuffered = 0;
+  private lastProgress = Date.now();
+  private closing = false;
+  /** One bound callback per viewer, reused for every send (no per-frame closure). */
+  private readonly onWritten = (): void => {
+    if (this.pending.size > 0 && this.ws.bufferedAmount < this.limits.maxBufferBytes) this.flush();
+  };
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly limits: ViewerLimits,
+    private readonly counters: ViewerCounters,
+  ) {}
+
+  /** Unsent bytes and frames held back: what this viewer costs the server right now. */
+  get backlog(): { bufferedBytes: number; pendingFrames: number } {
+    return { bufferedBytes: this.ws.bufferedAmount, pendingFrames: this.pending.size };
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === 1 && !this.closing;
+  }
+
+  /** Offers the newest message of a camera. */
+  offer(camera: string, msg: Buffer): void {
+    if (!this.open) return;
+    if (this.pending.size === 0 && this.ws.bufferedAmount < this.limits.maxBufferBytes) {
+      this.counters.sent++;
+      this.ws.send(msg, this.onWritten);
+      return;
+    }
+    if (this.pending.has(camera)) this.counters.skipped++;
+    this.pending.set(camera, msg);
+  }
+
+  private flush(): void {
+    for (const msg of this.pending.values()) {
+      this.counters.sent++;
+      this.ws.send(msg, this.onWritten);
+    }
+    this.pending.clear();
+  }
+
+  /** Called by the hub's timer: closes a socket whose unsent bytes have not gone down for stallMs. */
+  checkStall(now: number): void {
+    if (!this.open) return;
+    const buffered = this.ws.bufferedAmount;
+    if (buffered === 0 || buffered < this.lastBuffered) this.lastProgress = now;
+    this.lastBuffered = buffered;
+    if (buffered > 0 && now - this.lastProgress >= this.limits.stallMs) {
+      this.counters.stalled++;
+      this.close(Close.TRY_AGAIN_LATER, CloseReason.TOO_SLOW);
+    }
+  }
+
+  /** Closes with a code; a peer that cannot even take the close frame is cut off after a second. */
+  close(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.pending.clear();
+    if (this.ws.readyState === 1 || this.ws.readyState === 0) {
+      this.ws.close(code, reason);
+      setTimeout(() => this.ws.terminate(), 1000).unref();
+    }
+  }
+}

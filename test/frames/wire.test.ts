@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { pyJsonObject, pyJsonString, pushMessage, pullMessage, splitMessage } from '../../src/frames/wire.js';
+import { compareIds, parseStreamKey, streamKey } from '../../src/frames/keys.js';
+import { validateUpload } from '../../src/frames/validate.js';
+import type { StoredFrame } from '../../src/frames/frame.js';
+
+describe('wire format', () => {
+  it('writes JSON strings as Python json.dumps does', () => {
+    // Expected values are what CPython 3 json.dumps prints for the same strings.
+    expect(pyJsonString('plain')).toBe('"plain"');
+    expect(pyJsonString('工地A')).toBe('"\\u5de5\\u5730A"');
+    expect(pyJsonString('😀')).toBe('"\\ud83d\\ude00"');
+    expect(pyJsonString('a"b\\c\n\t\u0001\u007f')).toBe('"a\\"b\\\\c\\n\\t\\u0001\\u007f"');
+    expect(pyJsonString('{"count": 2}')).toBe('"{\\"count\\": 2}"');
+    expect(pyJsonObject([['key', 'cam'], ['width', '64']])).toBe('{"key": "cam", "width": "64"}');
+  });
+
+  it('encodes push and pull messages once, with the documented header fields', () => {
+    const f: StoredFrame = {
+      label: 'site', key: 'cam 1', id: '1700000000000-3', frame: Buffer.from([0xff, 0xd8, 0xff, 1, 2]),
+      warnings: '{"warning_no_hardhat":{"count":2}}', conePolygons: '[]', polePolygons: '', detectionItems: '[[1,2,3,4,0.9,0]]', width: '640', height: '480',
+    };
+    const push = pushMessage(f);
+    expect(pushMessage(f)).toBe(push); // cached: the same buffer for every viewer
+    const p = splitMessage(push)!;
+    expect(p.header).toBe('{"key": "cam 1", "warnings": "{\\"warning_no_hardhat\\":{\\"count\\":2}}", "cone_polygons": "[]", "pole_polygons": "", "detection_items": "[[1,2,3,4,0.9,0]]", "width": "640", "height": "480"}');
+    expect(p.image.equals(f.frame)).toBe(true);
+    const pull = splitMessage(pullMessage(f))!;
+    expect(Object.keys(JSON.parse(pull.header))).toEqual(['id', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height']);
+    expect(JSON.parse(pull.header).id).toBe('1700000000000-3');
+  });
+});
+
+describe('stream keys', () => {
+  it('uses the old layout: URL-safe base64 with padding', () => {
+    expect(streamKey('site A', 'cam/1')).toBe('stream_frame:c2l0ZSBB|Y2FtLzE=');
+    expect(streamKey('工地', '?>')).toBe('stream_frame:5bel5Zyw|Pz4=');
+    expect(streamKey('a', '~~~')).toBe('stream_frame:YQ==|fn5-');
+    expect(parseStreamKey('stream_frame:5bel5Zyw|Pz4=')).toEqual({ label: '工地', key: '?>' });
+    expect(parseStreamKey('stream_frame:nope')).toBeNull();
+    expect(parseStreamKey('other:YQ==|YQ==')).toBeNull();
+  });
+
+  it('orders entry ids numerically', () => {
+    expect(compareIds('9-0', '10-0')).toBeLessThan(0);
+    expect(compareIds('10-2', '10-10')).toBeLessThan(0);
+    expect(compareIds('10-1', '10-1')).toBe(0);
+  });
+});
+
+describe('upload validation', () => {
+  const img = Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+  const base = { label: 'a', key: 'b', warnings_json: '', cone_polygons_json: '[]', pole_polygons_json: '[]' };
+  it('accepts numbers or digit strings for sizes and defaults them to 0', () => {
+    expect(validateUpload({ ...base, width: 640, height: '480' }, img, 100).fields).toMatchObject({ width: '640', height: '480', detectionItems: '' });
+    expect(validateUpload(base, img, 100).fields).toMatchObject({ width: '0', height: '0' });
+  });
+  it.each([
+    [{ ...base, label: '' }, img, 'VALIDATION'],
+    [{ ...base, key: undefined }, img, 'VALIDATION'],
+    [{ ...base, warnings_json: undefined }, img, 'VALIDATION'],
+    [{ ...base, cone_polygons_json: '[1,' }, img, 'VALIDATION'],
+    [{ ...base, width: '12.5' }, img, 'VALIDATION'],
+    [{ ...base, height: -1 }, img, 'VALIDATION'],
+    [base, Buffer.alloc(0), 'VALIDATION'],
+    [base, Buffer.from('GIF89a'), 'NOT_AN_IMAGE'],
+    [base, Buffer.alloc(200, 0xff), 'PAYLOAD_TOO_LARGE'],
+  ])('refuses %j', (raw, image, code) => {
+    expect(() => validateUpload(raw as never, image, 100)).toThrow(expect.objectContaining({ code }));
+  });
+});

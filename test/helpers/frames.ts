@@ -1,0 +1,152 @@
+// Test frames and clients of the wire protocol: real HTTP requests and real WebSocket connections.
+import WebSocket from 'ws';
+
+const DELIM = Buffer.from('--IMG--');
+
+/** A JPEG-signed image whose bytes carry a camera index and a sequence number. */
+export function jpeg(seq: number, size = 64, cam = 0): Buffer {
+  const b = Buffer.alloc(Math.max(size, 16), 0x41);
+  b[0] = 0xff; b[1] = 0xd8; b[2] = 0xff; b[3] = 0xfe;
+  b.writeUInt16BE(cam, 4);
+  b.writeUInt32BE(seq, 6);
+  b[b.length - 2] = 0xff; b[b.length - 1] = 0xd9;
+  return b;
+}
+
+export function seqOf(image: Buffer): { cam: number; seq: number } {
+  return { cam: image.readUInt16BE(4), seq: image.readUInt32BE(6) };
+}
+
+export interface UploadFields {
+  label?: string;
+  key?: string;
+  warnings_json?: string;
+  cone_polygons_json?: string;
+  pole_polygons_json?: string;
+  detection_items_json?: string;
+  width?: string;
+  height?: string;
+}
+
+export const defaultMeta = {
+  warnings_json: '{"warning_no_hardhat":{"count":2}}',
+  cone_polygons_json: '[[[10,10],[60,10],[60,40]]]',
+  pole_polygons_json: '[]',
+  detection_items_json: '[[1,2,30,40,0.9,0]]',
+  width: '64',
+  height: '48',
+};
+
+export async function postFrame(
+  baseUrl: string,
+  token: string | null,
+  fields: UploadFields,
+  image: Buffer | null,
+  filename = 'frame.jpg',
+): Promise<{ status: number; body: any; headers: Headers }> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) if (v !== undefined) form.append(k, v);
+  if (image) form.append('file', new Blob([new Uint8Array(image)], { type: 'image/jpeg' }), filename);
+  const res = await fetch(`${baseUrl}/frames`, {
+    method: 'POST',
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+    body: form,
+  });
+  const text = await res.text();
+  let body: any = text;
+  try { body = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body, headers: res.headers };
+}
+
+export function frameMessage(header: object, image: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(JSON.stringify(header)), DELIM, image]);
+}
+
+export interface Received {
+  header: any;
+  image: Buffer;
+  raw: Buffer;
+}
+
+export function splitFrame(raw: Buffer): Received {
+  const i = raw.indexOf(DELIM);
+  if (i < 0) throw new Error(`message without --IMG--: ${raw.subarray(0, 80).toString()}`);
+  return { header: JSON.parse(raw.subarray(0, i).toString('utf8')), image: raw.subarray(i + DELIM.length), raw };
+}
+
+/** A WebSocket client that records everything it receives and how it closed. */
+export class Client {
+  readonly frames: Received[] = [];
+  readonly texts: any[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private waiters: Array<() => void> = [];
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (isBinary) this.frames.push(splitFrame(data));
+      else {
+        const t = data.toString('utf8');
+        try { this.texts.push(JSON.parse(t)); } catch { this.texts.push(t); }
+      }
+      this.wake();
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+    ws.on('error', () => {});
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  /** Resolves when `cond()` holds; rejects after `ms` with a description of what was seen. */
+  async until(cond: () => boolean, ms = 3000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new Error(`timed out waiting for ${what}: frames=${this.frames.length} texts=${JSON.stringify(this.texts)} closed=${JSON.stringify(this.closed)}`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => { clearTimeout(t); resolve(); });
+      });
+    }
+  }
+
+  waitClose(ms = 3000): Promise<{ code: number; reason: string }> {
+    return this.until(() => this.closed !== null, ms, 'close').then(() => this.closed!);
+  }
+
+  send(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+/** Opens a socket; the token goes in the query (as browsers do) unless `via` says header. */
+export async function connect(baseUrl: string, path: string, token: string | null, via: 'query' | 'header' = 'query'): Promise<Client> {
+  const u = new URL(path, baseUrl.replace(/^http/, 'ws'));
+  if (token && via === 'query') u.searchParams.set('token', token);
+  const ws = new WebSocket(u, { headers: token && via === 'header' ? { authorization: `Bearer ${token}` } : {}, perMessageDeflate: false });
+  const client = new Client(ws);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return client;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A label unique to one test (never containing "test", which /labels hides). */
+export function uniqueLabel(prefix = 'site'): string {
+  return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}

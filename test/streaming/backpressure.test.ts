@@ -1,0 +1,78 @@
+// A slow or stalled viewer gets the newest frame of each camera (latest wins), never makes the
+// server's memory grow, never slows the others, and is closed (1013) when it stops reading.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService, type TestService } from '../helpers/server.js';
+import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel } from '../helpers/frames.js';
+
+const LIMIT = 256 * 1024;
+const FRAME = 64 * 1024;
+
+describe('backpressure', () => {
+  let svc: TestService;
+  let admin: string;
+  beforeAll(async () => {
+    svc = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    admin = await svc.token('admin');
+  });
+  afterAll(async () => svc?.stop());
+
+  async function flood(label: string, from: number, count: number): Promise<void> {
+    for (let s = from; s < from + count; s++) {
+      await Promise.all([0, 1].map((cam) => postFrame(svc.url, admin, { label, key: `cam-${cam}`, ...defaultMeta }, jpeg(s, FRAME, cam))));
+    }
+  }
+
+  it('keeps a paused viewer bounded, skips stale frames, and leaves a fast viewer whole', async () => {
+    const label = uniqueLabel();
+    await flood(label, 0, 1);
+    const slow = await connect(svc.url, `/ws/labels/${label}`, admin);
+    const fast = await connect(svc.url, `/ws/labels/${label}`, admin);
+    await slow.until(() => slow.frames.length === 2);
+    await fast.until(() => fast.frames.length === 2);
+    slow.ws.pause(); // stops reading: the kernel buffers fill, then the server's
+    const skippedBefore = svc.hub.counters.skipped;
+    await flood(label, 1, 300); // 600 frames, about 39 MB
+    const worst = Math.max(...svc.hub.backlogs().map((b) => b.bufferedBytes));
+    // Unsent bytes stay under the limit plus one frame per camera; held-back frames at most one per camera.
+    expect(worst).toBeLessThanOrEqual(LIMIT + 2 * (FRAME + 1024));
+    expect(Math.max(...svc.hub.backlogs().map((b) => b.pendingFrames))).toBeLessThanOrEqual(2);
+    expect(svc.hub.counters.skipped).toBeGreaterThan(skippedBefore);
+    // The fast viewer got every frame, once.
+    await fast.until(() => fast.frames.length === 602, 5000, 'fast viewer');
+    for (const cam of [0, 1]) {
+      const seqs = fast.frames.filter((f) => seqOf(f.image).cam === cam).map((f) => seqOf(f.image).seq);
+      expect(seqs).toEqual(Array.from({ length: 301 }, (_, i) => i));
+    }
+    // The slow one resumes: it gets the newest frames, having skipped stale ones, without duplicates.
+    slow.ws.resume();
+    await slow.until(() => [0, 1].every((cam) => slow.frames.some((f) => seqOf(f.image).cam === cam && seqOf(f.image).seq === 300)), 5000, 'newest frames');
+    for (const cam of [0, 1]) {
+      const seqs = slow.frames.filter((f) => seqOf(f.image).cam === cam).map((f) => seqOf(f.image).seq);
+      expect(seqs.length).toBeLessThan(301);
+      expect([...seqs].sort((a, b) => a - b)).toEqual(seqs); // in order
+      expect(new Set(seqs).size).toBe(seqs.length); // no duplicates
+    }
+    expect(slow.closed).toBeNull();
+    slow.close();
+    fast.close();
+  });
+
+  it('closes a viewer that stops reading for the stall time with 1013', async () => {
+    const label = uniqueLabel();
+    await flood(label, 0, 1);
+    const stalled = await connect(svc.url, `/ws/labels/${label}`, admin);
+    await stalled.until(() => stalled.frames.length === 2);
+    stalled.ws.pause();
+    const before = svc.hub.counters.stalled;
+    const viewersBefore = svc.hub.viewerCount;
+    await flood(label, 1, 200);
+    const deadline = Date.now() + 6000;
+    while (svc.hub.counters.stalled === before && Date.now() < deadline) await sleep(100);
+    expect(svc.hub.counters.stalled).toBe(before + 1);
+    await sleep(1200); // the server cuts it off if it cannot even take the close frame
+    expect(svc.hub.viewerCount).toBe(viewersBefore - 1);
+    stalled.ws.resume();
+    const closed = await stalled.waitClose(5000);
+    expect([1013, 1006]).toContain(closed.code);
+  });
+});
