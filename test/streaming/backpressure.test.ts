@@ -11,14 +11,15 @@ describe('backpressure', () => {
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    // A long stall time here: the latest-wins test pauses its viewer for several seconds.
+    svc = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '30000' });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());
 
-  async function flood(label: string, from: number, count: number): Promise<void> {
+  async function flood(label: string, from: number, count: number, target = svc, token = admin): Promise<void> {
     for (let s = from; s < from + count; s++) {
-      await Promise.all([0, 1].map((cam) => postFrame(svc.url, admin, { label, key: `cam-${cam}`, ...defaultMeta }, jpeg(s, FRAME, cam))));
+      await Promise.all([0, 1].map((cam) => postFrame(target.url, token, { label, key: `cam-${cam}`, ...defaultMeta }, jpeg(s, FRAME, cam))));
     }
   }
 
@@ -58,21 +59,25 @@ describe('backpressure', () => {
   });
 
   it('closes a viewer that stops reading for the stall time with 1013', async () => {
-    const label = uniqueLabel();
-    await flood(label, 0, 1);
-    const stalled = await connect(svc.url, `/ws/labels/${label}`, admin);
-    await stalled.until(() => stalled.frames.length === 2);
-    stalled.ws.pause();
-    const before = svc.hub.counters.stalled;
-    const viewersBefore = svc.hub.viewerCount;
-    await flood(label, 1, 200);
-    const deadline = Date.now() + 6000;
-    while (svc.hub.counters.stalled === before && Date.now() < deadline) await sleep(100);
-    expect(svc.hub.counters.stalled).toBe(before + 1);
-    await sleep(1200); // the server cuts it off if it cannot even take the close frame
-    expect(svc.hub.viewerCount).toBe(viewersBefore - 1);
-    stalled.ws.resume();
-    const closed = await stalled.waitClose(5000);
-    expect([1013, 1006]).toContain(closed.code);
+    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    try {
+      const token = await quick.token('admin');
+      const label = uniqueLabel();
+      await flood(label, 0, 1, quick, token);
+      const stalled = await connect(quick.url, `/ws/labels/${label}`, token);
+      await stalled.until(() => stalled.frames.length === 2);
+      stalled.ws.pause();
+      await flood(label, 1, 200, quick, token);
+      const deadline = Date.now() + 6000;
+      while (quick.hub.counters.stalled === 0 && Date.now() < deadline) await sleep(100);
+      expect(quick.hub.counters.stalled).toBe(1);
+      await sleep(1200); // the server cuts it off if it cannot even take the close frame
+      expect(quick.hub.viewerCount).toBe(0);
+      stalled.ws.resume();
+      const closed = await stalled.waitClose(5000);
+      expect([1013, 1006]).toContain(closed.code);
+    } finally {
+      await quick.stop();
+    }
   });
 });

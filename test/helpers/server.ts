@@ -1,0 +1,64 @@
+// Starts the real service on a random port for a test file, with its own data folder, and gives
+// tokens through the accounts' own session API (never a way around the guard).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../../src/config.js';
+import { buildApp, type Service } from '../../src/app.js';
+import type { Role } from '../../src/auth/principal.js';
+
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_SECRET = 'test-secret-0123456789abcdef';
+
+export interface TestService extends Service {
+  url: string;
+  /** Creates a user (if new) and returns an access token with a live session. */
+  token(username: string, role?: Role, sites?: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startService(env: Record<string, string> = {}): Promise<TestService> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-test-'));
+  const config: Config = loadConfig({
+    JWT_SECRET: TEST_SECRET,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'silent',
+    LOGIN_MAX_FAILURES: '1000',
+    LABELS_RATE_MAX: '100000',
+    ...env,
+  });
+  let svc: Service;
+  try {
+    svc = await buildApp(config, { logger: false });
+  } catch (err) {
+    if (config.redisUrl && /ECONNREFUSED|connect|Redis/i.test(String(err))) {
+      throw new Error(`Redis is not running on ${config.redisUrl} (start it: redis-server --daemonize yes): ${String(err)}`);
+    }
+    throw err;
+  }
+  await svc.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = svc.app.server.address() as AddressInfo;
+  const users = new Set<string>();
+  return {
+    ...svc,
+    url: `http://127.0.0.1:${port}`,
+    async token(username, role = 'admin', sites = []) {
+      if (!users.has(username)) {
+        await svc.accounts.createUser({ username, password: `pw-${username}-12345678`, role, sites });
+        users.add(username);
+      }
+      return (await svc.accounts.issueTokens(username)).access_token;
+    },
+    async stop() {
+      await svc.app.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The two frame stores every streaming test runs against. */
+export const STORES: Array<[string, Record<string, string>]> = [
+  ['memory', {}],
+  ['redis', { REDIS_URL }],
+];

@@ -1,0 +1,56 @@
+// The quick start: `node dist/src/main.js` (what `npm start` runs after building) starts on the
+// embedded defaults, creates the first admin and prints its password; bad settings stop it with a
+// message naming the setting.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const MAIN = path.resolve('dist/src/main.js');
+
+function run(env: Record<string, string>, until: RegExp, ms = 15000): Promise<{ out: string; code: number | null; kill: () => Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const kill = () => { child.kill('SIGTERM'); return done; };
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; output:\n${out}`)); }, ms);
+    const check = () => { if (until.test(out)) { clearTimeout(timer); resolve({ out, code: null, kill }); } };
+    child.stdout.on('data', (d) => { out += d; check(); });
+    child.stderr.on('data', (d) => { out += d; check(); });
+    void done.then((code) => { clearTimeout(timer); resolve({ out, code, kill }); });
+  });
+}
+
+describe('npm start', () => {
+  it.skipIf(!fs.existsSync(MAIN))('starts on the defaults, prints the first admin password, serves, and stops on SIGTERM', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-main-'));
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    try {
+      const r = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
+      const pw = /password: (\S+)/.exec(r.out)?.[1];
+      expect(pw, r.out).toBeTruthy();
+      expect(r.out).toMatch(/JWT_SECRET is not set/);
+      const login = await fetch(`http://127.0.0.1:${port}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: pw }) });
+      expect(login.status).toBe(200);
+      const { access_token } = await login.json();
+      const labels = await fetch(`http://127.0.0.1:${port}/labels`, { headers: { authorization: `Bearer ${access_token}` } });
+      expect(await labels.json()).toEqual({ labels: [] });
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      expect(await r.kill()).toBe(0);
+      // A second start finds the admin and prints no password.
+      const again = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
+      expect(again.out).not.toMatch(/password:/);
+      await again.kill();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!fs.existsSync(MAIN))('stops with a message naming a bad setting', async () => {
+    const r = await run({ PORT: 'abc' }, /$^/);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('PORT');
+  });
+});
