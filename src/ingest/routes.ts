@@ -53,7 +53,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     '/frames',
     {
       bodyLimit,
-      preHandler: deps.requireAuth,
+      onRequest: deps.requireAuth,
       schema: {
         tags: ['ingest'],
         summary: 'Upload one annotated frame (multipart/form-data)',

@@ -98,7 +98,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
   app.get(
     '/labels',
     {
-      preHandler: deps.requireAuth,
+      onRequest: deps.requireAuth,
       config: deps.labelsRateLimit ? { rateLimit: deps.labelsRateLimit } : {},
       schema: {
         tags: ['streaming'],

@@ -1,0 +1,151 @@
+// Pushes that keep every process's caches and open sockets right (DESIGN.md §2 "Tokens"): sessions
+// that ended, users whose role, sites, name or state changed. In-process events without Redis;
+// Redis pub/sub with it, so that every instance hears what one of them (or the CLI) did.
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../redis/connect.js';
+
+export type AccountEvent =
+  | { type: 'sessions-ended'; sessionIds: string[] }
+  | { type: 'users-changed'; userIds: number[] };
+
+export interface EventLog {
+  warn(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+}
+
+export interface EventBus {
+  /** Delivers to this process at once, then to the others (best effort: see onResync). */
+  publish(e: AccountEvent): Promise<void>;
+  subscribe(handler: (e: AccountEvent) => void): void;
+  /** Called when pushes may have been missed (the Redis subscription was down): drop caches. */
+  onResync(handler: () => void): void;
+  close(): Promise<void>;
+}
+
+abstract class BaseBus implements EventBus {
+  protected readonly handlers: Array<(e: AccountEvent) => void> = [];
+  protected readonly resyncs: Array<() => void> = [];
+  constructor(protected readonly log: EventLog) {}
+
+  subscribe(handler: (e: AccountEvent) => void): void {
+    this.handlers.push(handler);
+  }
+
+  onResync(handler: () => void): void {
+    this.resyncs.push(handler);
+  }
+
+  protected deliver(e: AccountEvent): void {
+    for (const h of this.handlers) {
+      try {
+        h(e);
+      } catch (err) {
+        this.log.warn({ err }, 'account event handler failed');
+      }
+    }
+  }
+
+  abstract publish(e: AccountEvent): Promise<void>;
+  abstract close(): Promise<void>;
+}
+
+export class LocalEventBus extends BaseBus {
+  async publish(e: AccountEvent): Promise<void> {
+    this.deliver(e);
+  }
+  async close(): Promise<void> {}
+}
+
+function isEvent(v: unknown): v is AccountEvent {
+  const e = v as { type?: unknown; sessionIds?: unknown; userIds?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.type === 'sessions-ended') return Array.isArray(e.sessionIds) && e.sessionIds.every((s) => typeof s === 'string');
+  if (e.type === 'users-changed') return Array.isArray(e.userIds) && e.userIds.every((s) => typeof s === 'number');
+  return false;
+}
+
+/** Waits until an ioredis connection is ready (commands fail at once before: no offline queue). */
+export function redisReady(redis: Redis, timeoutMs: number, what: string): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let lastErr: unknown = null;
+    const onErr = (err: unknown) => {
+      lastErr = err;
+    };
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onErr);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const timer = setTimeout(
+      () => done(new Error(`Redis (${what}) not reachable within ${timeoutMs} ms${lastErr ? `: ${String((lastErr as Error).message ?? lastErr)}` : ''}`)),
+      timeoutMs,
+    );
+    redis.on('ready', onReady);
+    redis.on('error', onErr);
+  });
+}
+
+export class RedisEventBus extends BaseBus {
+  private readonly origin = randomUUID();
+  private sub: Redis | null = null;
+  private subscribedOnce = false;
+
+  constructor(
+    private readonly pub: Redis,
+    private readonly url: string,
+    private readonly channel: string,
+    log: EventLog,
+  ) {
+    super(log);
+  }
+
+  async start(timeoutMs: number): Promise<void> {
+    const sub = connectRedis(this.url, 'framestream-accounts-events');
+    this.sub = sub;
+    sub.on('error', (err: Error) => this.log.warn({ err: err.message }, 'accounts Redis subscriber error'));
+    sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return;
+      let parsed: { o?: unknown; e?: unknown };
+      try {
+        parsed = JSON.parse(message) as { o?: unknown; e?: unknown };
+      } catch {
+        return;
+      }
+      if (parsed.o === this.origin || !isEvent(parsed.e)) return;
+      this.deliver(parsed.e);
+    });
+    // After a reconnect ioredis subscribes again by itself; messages sent meanwhile are lost.
+    sub.on('ready', () => {
+      if (!this.subscribedOnce) return;
+      this.log.info({}, 'accounts Redis subscriber reconnected: dropping cached sessions and users');
+      for (const r of this.resyncs) r();
+    });
+    await redisReady(sub, timeoutMs, 'accounts events');
+    await sub.subscribe(this.channel);
+    this.subscribedOnce = true;
+  }
+
+  async publish(e: AccountEvent): Promise<void> {
+    this.deliver(e);
+    try {
+      await this.pub.publish(this.channel, JSON.stringify({ o: this.origin, e }));
+    } catch (err) {
+      // Other instances find out by their periodic recheck and their cache's age limit.
+      this.log.warn({ err: (err as Error).message, event: e.type }, 'could not publish an account event');
+    }
+  }
+
+  async close(): Promise<void> {
+    const sub = this.sub;
+    this.sub = null;
+    if (sub) {
+      sub.removeAllListeners('ready');
+      await sub.quit().catch(() => sub.disconnect());
+    }
+  }
+}

@@ -1,0 +1,120 @@
+// The accounts database: SQLite through better-sqlite3 (a file under DATA_DIR, the embedded default)
+// or PostgreSQL through pg (DATABASE_URL). Both behind one Kysely instance and one set of migrations.
+// better-sqlite3 is synchronous: keep these queries off the frame path (sessions and users are
+// cached in memory by the authenticator).
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import pg from 'pg';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import type { Config } from '../config.js';
+import type { AccountsDb } from './schema.js';
+import { migrateToLatest } from './migrations.js';
+
+export type DbDialect = 'sqlite' | 'postgres';
+
+export interface Database {
+  db: Kysely<AccountsDb>;
+  dialect: DbDialect;
+  /** Where it is, for logs (no password). */
+  where: string;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL only: use (and create if missing) this schema, e.g. one per test file. */
+  schema?: string | undefined;
+  /** Run the migrations (default true). */
+  migrate?: boolean;
+  /** Called when an idle PostgreSQL connection fails (the pool replaces it). */
+  onPoolError?: (err: Error) => void;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+export function sqlitePath(config: Pick<Config, 'dataDir'>): string {
+  return path.join(config.dataDir, 'accounts.sqlite');
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres';
+  }
+}
+
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, opts: OpenDatabaseOptions = {}): Promise<Database> {
+  const { schema } = opts;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`database schema name "${schema}" must match ${SCHEMA_NAME}`);
+  }
+  let database: Database;
+  if (config.databaseUrl) {
+    if (schema) {
+      // Create the schema once, before the pool sets it as every connection's search_path.
+      const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 5000 });
+      await client.connect();
+      try {
+        await client.query(`create schema if not exists "${schema}"`);
+      } finally {
+        await client.end();
+      }
+    }
+    const pool = new pg.Pool({
+      connectionString: config.databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30_000,
+      ...(schema ? { options: `-c search_path="${schema}"` } : {}),
+    });
+    pool.on('error', (err) => opts.onPoolError?.(err));
+    const db = new Kysely<AccountsDb>({ dialect: new PostgresDialect({ pool }) });
+    database = {
+      db,
+      dialect: 'postgres',
+      where: redact(config.databaseUrl) + (schema ? ` (schema ${schema})` : ''),
+      close: () => db.destroy(),
+    };
+  } else {
+    const file = sqlitePath(config);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const db = new Kysely<AccountsDb>({
+      dialect: new SqliteDialect({
+        database: async () => {
+          const conn = new BetterSqlite3(file);
+          conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          // The CLI and the server may write at the same time: wait for the lock instead of failing.
+          conn.pragma('busy_timeout = 5000');
+          return conn;
+        },
+      }),
+    });
+    database = { db, dialect: 'sqlite', where: file, close: () => db.destroy() };
+  }
+  try {
+    // Fails fast (and clearly) when the database cannot be reached.
+    await sql`select 1`.execute(database.db);
+    if (opts.migrate !== false) await migrateToLatest(database.db as Kysely<unknown>, database.dialect, schema);
+  } catch (err) {
+    await database.close().catch(() => {});
+    throw err;
+  }
+  return database;
+}
+
+/** Drops a PostgreSQL schema and everything in it (tests). */
+export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`bad schema name ${schema}`);
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists "${schema}" cascade`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,43 @@
+// Table types of the accounts database (SQLite or PostgreSQL, one schema: see migrations.ts).
+// Times: users/sites use ISO-8601 UTC text (sorts like time in both dialects); sessions use epoch
+// milliseconds. Booleans are integers 0/1 (better-sqlite3 cannot bind booleans).
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  password_hash: string;
+  role: string;
+  is_active: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SitesTable {
+  id: Generated<number>;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserSitesTable {
+  user_id: number;
+  site_id: number;
+}
+
+/** Sessions when Redis is not configured (with Redis they live there: see auth/sessions.ts). */
+export interface SessionsTable {
+  jti: string;
+  user_id: number;
+  refresh_jti: string;
+  /** Epoch ms; PostgreSQL returns bigint as a string, so read it with Number(). */
+  expires_at: number | string;
+  created_at: number | string;
+}
+
+export interface AccountsDb {
+  users: UsersTable;
+  sites: SitesTable;
+  user_sites: UserSitesTable;
+  sessions: SessionsTable;
+}
