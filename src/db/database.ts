@@ -4,8 +4,7 @@
 // cached in memory by the authenticator).
 import fs from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
+import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Config } from '../config.js';
 import type { AccountsDb } from './schema.js';
@@ -30,6 +29,11 @@ export interface OpenDatabaseOptions {
   onPoolError?: (err: Error) => void;
 }
 
+// Each driver is loaded only when it is the one configured (they cost memory in every process).
+const require = createRequire(import.meta.url);
+const loadPg = () => require('pg') as typeof import('pg');
+const loadSqlite = () => require('better-sqlite3') as typeof import('better-sqlite3');
+
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export function sqlitePath(config: Pick<Config, 'dataDir'>): string {
@@ -53,6 +57,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   }
   let database: Database;
   if (config.databaseUrl) {
+    const pg = loadPg();
     if (schema) {
       // Create the schema once, before the pool sets it as every connection's search_path.
       const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 5000 });
@@ -79,6 +84,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       close: () => db.destroy(),
     };
   } else {
+    const BetterSqlite3 = loadSqlite();
     const file = sqlitePath(config);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Kysely<AccountsDb>({
@@ -110,7 +116,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
 /** Drops a PostgreSQL schema and everything in it (tests). */
 export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`bad schema name ${schema}`);
-  const client = new pg.Client({ connectionString: databaseUrl });
+  const client = new (loadPg().Client)({ connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query(`drop schema if exists "${schema}" cascade`);

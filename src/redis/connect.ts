@@ -1,9 +1,14 @@
 // One way to open Redis connections, so that every part fails the same way when Redis is lost:
 // commands fail at once (no offline queue: callers answer 503) and the client keeps reconnecting.
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+// Loaded on first use: a service without REDIS_URL never pays ioredis's memory.
+const require = createRequire(import.meta.url);
 
 export function connectRedis(url: string, name: string, extra: RedisOptions = {}): Redis {
-  return new Redis(url, {
+  const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis');
+  return new RedisClient(url, {
     connectionName: name,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
