@@ -68,7 +68,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const r = errorReply(err);
     if (r.status >= 500) req.log.error({ err }, 'request failed');
-    if (r.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
+    const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+    else if (r.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '60');
     return reply.code(r.status).send({ detail: r.detail, code: r.code });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found', code: 'NOT_FOUND' }));

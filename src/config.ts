@@ -43,6 +43,10 @@ export interface Config {
   streamIdleMs: number;
   /** The memory store keeps at most this many streams (least recently updated go first). */
   maxStreams: number;
+  /** The memory store keeps at most this many bytes of frames (least recently updated go first). */
+  memoryStoreMaxBytes: number;
+  /** Uploads (POST /frames) being received at once; more get 429 (each may hold MAX_FRAME_BYTES). */
+  maxConcurrentUploads: number;
   /** Labels containing any of these substrings are hidden from GET /labels. */
   hiddenLabelSubstrings: string[];
 
@@ -156,6 +160,8 @@ export function loadConfig(env: Env = process.env): Config {
     scanIntervalMs: int(env, 'SCAN_INTERVAL_MS', 2000, 1000),
     streamIdleMs: int(env, 'STREAM_IDLE_MS', 24 * 3600 * 1000, 1000),
     maxStreams: int(env, 'MAX_STREAMS', 10_000, 1),
+    memoryStoreMaxBytes: int(env, 'MEMORY_STORE_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024),
+    maxConcurrentUploads: int(env, 'MAX_CONCURRENT_UPLOADS', 64, 1),
     hiddenLabelSubstrings: list(env, 'HIDDEN_LABEL_SUBSTRINGS', ['test']),
 
     viewerMaxBufferBytes: int(env, 'VIEWER_MAX_BUFFER_BYTES', 1024 * 1024, 1024),

@@ -27,6 +27,12 @@ export const Errors = {
 
 export type ErrorCode = keyof typeof Errors;
 
+/** 429 with the seconds to wait; the app's error handler sends them as Retry-After. */
+export function rateLimited(seconds: number): Error & { retryAfter: number } {
+  const s = Math.max(1, Math.ceil(seconds));
+  return Object.assign(new Errors.RATE_LIMITED(String(s)), { retryAfter: s });
+}
+
 /** WebSocket close codes and reasons (DESIGN.md §2). Reasons stay short: at most 123 bytes. */
 export const Close = {
   NORMAL: 1000,

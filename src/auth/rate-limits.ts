@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import type { RateLimitOptions, RateLimitPluginOptions } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { Errors } from '../errors.js';
+import { rateLimited } from '../errors.js';
 
 /**
  * Options for registering @fastify/rate-limit once at the root (global: false: only routes that ask
@@ -17,7 +17,7 @@ export function rateLimitPluginOptions(config: Pick<Config, 'redisPrefix'>, redi
     ...(redis ? { redis, nameSpace: `${config.redisPrefix}rate:` } : {}),
     // A Redis hiccup must not turn every limited request into a 500.
     skipOnError: true,
-    errorResponseBuilder: (_req, ctx) => new Errors.RATE_LIMITED(String(Math.max(1, Math.ceil(ctx.ttl / 1000)))),
+    errorResponseBuilder: (_req, ctx) => rateLimited(ctx.ttl / 1000),
   };
 }
 
@@ -32,6 +32,6 @@ export function labelsRateLimit(config: Pick<Config, 'labelsRateMax' | 'labelsRa
     // After the route's own preHandlers (requireAuth), so request.principal is known.
     hook: 'preHandler',
     keyGenerator: (req: FastifyRequest) => (req.principal ? `labels:u:${req.principal.userId}` : `labels:ip:${req.ip}`),
-    errorResponseBuilder: (_req, ctx) => new Errors.RATE_LIMITED(String(Math.max(1, Math.ceil(ctx.ttl / 1000)))),
+    errorResponseBuilder: (_req, ctx) => rateLimited(ctx.ttl / 1000),
   };
 }

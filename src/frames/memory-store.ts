@@ -1,13 +1,18 @@
 // The embedded frame store: the newest frame of each camera, in this process's memory.
-// Bounded: at most `maxStreams` cameras (the least recently updated is forgotten first) and one
-// frame each; a camera idle for `idleMs` is forgotten.
+// Bounded: one frame per camera, at most `maxStreams` cameras and `maxBytes` of frames (the least
+// recently updated camera is forgotten first); a camera idle for `idleMs` is forgotten.
 import type { FrameFields, StoredFrame } from './frame.js';
 import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
 
 interface Options {
   maxStreams: number;
+  maxBytes: number;
   idleMs: number;
   now?: () => number;
+}
+
+function sizeOf(f: StoredFrame): number {
+  return f.frame.length + f.warnings.length + f.conePolygons.length + f.polePolygons.length + f.detectionItems.length;
 }
 
 export class MemoryFrameStore implements FrameStore {
@@ -17,6 +22,7 @@ export class MemoryFrameStore implements FrameStore {
   /** "label\0key" in least-recently-updated-first order (a Map re-inserted on every update). */
   private readonly recency = new Map<string, { label: string; key: string }>();
   private readonly listeners = new Map<string, Set<FrameListener>>();
+  private bytes = 0;
   private lastMs = 0;
   private seq = 0;
   private readonly now: () => number;
@@ -40,11 +46,15 @@ export class MemoryFrameStore implements FrameStore {
     const frame: StoredFrame = { ...fields, label, key, id: this.nextId() };
     let cams = this.streams.get(label);
     if (!cams) this.streams.set(label, (cams = new Map()));
+    const previous = cams.get(key);
+    if (previous) this.bytes -= sizeOf(previous);
     cams.set(key, frame);
+    this.bytes += sizeOf(frame);
     const rk = `${label}\0${key}`;
     this.recency.delete(rk);
     this.recency.set(rk, { label, key });
-    if (this.recency.size > this.opts.maxStreams) {
+    // Over a limit: forget the least recently updated cameras, never the one just written.
+    while (this.recency.size > 1 && (this.recency.size > this.opts.maxStreams || this.bytes > this.opts.maxBytes)) {
       const [oldest] = this.recency.values();
       this.forget(oldest!.label, oldest!.key);
     }
@@ -56,7 +66,9 @@ export class MemoryFrameStore implements FrameStore {
   private forget(label: string, key: string): void {
     this.recency.delete(`${label}\0${key}`);
     const cams = this.streams.get(label);
-    if (!cams) return;
+    const frame = cams?.get(key);
+    if (!cams || !frame) return;
+    this.bytes -= sizeOf(frame);
     cams.delete(key);
     if (cams.size === 0) this.streams.delete(label);
   }

@@ -5,7 +5,7 @@ import type { FrameStore } from './store.js';
 import { MemoryFrameStore } from './memory-store.js';
 
 export async function openFrameStore(config: Config, log: FastifyBaseLogger): Promise<FrameStore> {
-  if (!config.redisUrl) return new MemoryFrameStore({ maxStreams: config.maxStreams, idleMs: config.streamIdleMs });
+  if (!config.redisUrl) return new MemoryFrameStore({ maxStreams: config.maxStreams, maxBytes: config.memoryStoreMaxBytes, idleMs: config.streamIdleMs });
   // Imported only when configured: the embedded setup does not load ioredis at all.
   const { RedisFrameStore } = await import('./redis-store.js');
   return RedisFrameStore.open({

@@ -1,5 +1,5 @@
 // Producer endpoints (DESIGN.md §2): POST /frames (multipart) and WS /ws/frames (one message a frame).
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { FrameStore } from '../frames/store.js';
@@ -8,7 +8,7 @@ import { OK_REPLY, splitMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { canUpload, canUploadAny, type Principal } from '../auth/principal.js';
 import { socketAuthHook } from '../auth/socket-auth.js';
-import { Close, CloseReason, Errors } from '../errors.js';
+import { Close, CloseReason, Errors, rateLimited } from '../errors.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
 
 export interface IngestDeps {
@@ -22,7 +22,7 @@ export interface IngestDeps {
 /** Room for the metadata fields and multipart framing beside the image. */
 export const METADATA_ALLOWANCE = 1024 * 1024;
 /** Messages a producer socket may have in flight before we stop reading from it. */
-const MAX_IN_FLIGHT = 16;
+const MAX_IN_FLIGHT = 4;
 
 /** Validates, authorizes and stores one upload; throws a catalogue error and stores nothing on failure. */
 async function storeUpload(deps: IngestDeps, principal: Principal, raw: RawUpload, image: Buffer | undefined): Promise<void> {
@@ -49,11 +49,19 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   // The body is buffered (bounded by bodyLimit) and parsed in one pass: see multipart.ts.
   app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
 
+  // Each upload in progress may hold up to bodyLimit bytes: bound how many are received at once.
+  let receiving = 0;
+  const uploadSlot = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (receiving >= deps.config.maxConcurrentUploads) throw rateLimited(1);
+    receiving++;
+    reply.raw.once('close', () => receiving--); // answered, or the client went away
+  };
+
   app.post(
     '/frames',
     {
       bodyLimit,
-      onRequest: deps.requireAuth,
+      onRequest: [uploadSlot, deps.requireAuth],
       schema: {
         tags: ['ingest'],
         summary: 'Upload one annotated frame (multipart/form-data)',

@@ -14,12 +14,6 @@ export function accountsRoutes(service: AccountsService, authenticator: Authenti
     const admin = [auth, requireAdmin];
     const me = (req: FastifyRequest) => req.principal!;
 
-    // Retry-After for login limits (onError runs before the app's error handler).
-    app.addHook('onError', async (_req, reply, err) => {
-      const ra = (err as { retryAfter?: unknown }).retryAfter;
-      if (typeof ra === 'number') reply.header('retry-after', String(ra));
-    });
-
     // ------------------------------------------------------------ sessions
 
     app.post<{ Body: { username: string; password: string } }>(

@@ -1,5 +1,5 @@
 // What the accounts API does, independent of HTTP (the routes, the CLI and the tests call it).
-import { Errors } from '../errors.js';
+import { Errors, rateLimited } from '../errors.js';
 import { canChangeOwnPassword, type Principal, type Role } from '../auth/principal.js';
 import { generatePassword, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { SessionManager, TokenPair } from '../auth/session-manager.js';
@@ -27,12 +27,6 @@ export interface UserPatch {
 export interface ServiceLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
-}
-
-/** Errors.RATE_LIMITED with the seconds to wait (the routes turn it into Retry-After). */
-export function rateLimited(seconds: number): Error & { retryAfter: number; headers: Record<string, string> } {
-  const s = Math.max(1, Math.ceil(seconds));
-  return Object.assign(new Errors.RATE_LIMITED(String(s)), { retryAfter: s, headers: { 'retry-after': String(s) } });
 }
 
 /** Unique violations become 409 DUPLICATE with `what`; unreachable stores 503; the rest as is. */

@@ -99,3 +99,31 @@ describe.each(STORES)('uploads, %s store', (_store, env) => {
     expect((await c.waitClose()).code).toBe(1009);
   });
 });
+
+describe('upload limits', () => {
+  let svc: TestService;
+  let admin: string;
+  beforeAll(async () => {
+    svc = await startService({ MAX_CONCURRENT_UPLOADS: '1' });
+    admin = await svc.token('admin');
+  });
+  afterAll(async () => svc?.stop());
+
+  it('answers 429 with Retry-After when too many uploads are being received at once, then recovers', async () => {
+    const { request } = await import('node:http');
+    const u = new URL(`${svc.url}/frames`);
+    // A slow producer: headers sent, body still coming.
+    const slow = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'multipart/form-data; boundary=b', 'content-length': '100000' } });
+    slow.on('error', () => {});
+    slow.write('--b\r\n');
+    await new Promise((r) => setTimeout(r, 200));
+    const label = uniqueLabel();
+    const refused = await postFrame(svc.url, admin, { label, key: 'cam', ...defaultMeta }, jpeg(1));
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ code: 'RATE_LIMITED' });
+    expect(refused.headers.get('retry-after')).toBe('1');
+    slow.destroy();
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await postFrame(svc.url, admin, { label, key: 'cam', ...defaultMeta }, jpeg(2))).status).toBe(200);
+  });
+});
