@@ -21,6 +21,16 @@ export class Metrics {
     new Gauge({ name: 'viewers', help: 'Open viewer sockets', registers: [this.registry], collect() { this.set(hub.viewerCount); } });
     new Gauge({ name: 'viewer_messages_sent', help: 'Frame messages written to viewer sockets', registers: [this.registry], collect() { this.set(counters.sent); } });
     new Gauge({ name: 'viewer_frames_skipped', help: 'Stale frames skipped for slow viewers (latest wins)', registers: [this.registry], collect() { this.set(counters.skipped); } });
+    new Gauge({
+      name: 'viewer_unsent_bytes_max',
+      help: 'Largest unsent byte count of any viewer socket (bounded by VIEWER_MAX_BUFFER_BYTES plus one frame per camera)',
+      registers: [this.registry],
+      collect() {
+        let max = 0;
+        for (const b of hub.backlogs()) max = Math.max(max, b.bufferedBytes);
+        this.set(max);
+      },
+    });
     new Gauge({ name: 'viewers_closed_too_slow', help: 'Viewers closed with 1013 after stalling', registers: [this.registry], collect() { this.set(counters.stalled); } });
   }
 }

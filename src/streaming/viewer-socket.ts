@@ -20,11 +20,12 @@ export interface ViewerCounters {
 export class ViewerSocket {
   /** Newest unsent message per camera while the socket is over its limit. */
   private readonly pending = new Map<string, Buffer>();
-  private lastBuffered = 0;
+  /** When a write last completed (or the socket had nothing unsent). */
   private lastProgress = Date.now();
   private closing = false;
   /** One bound callback per viewer, reused for every send (no per-frame closure). */
   private readonly onWritten = (): void => {
+    this.lastProgress = Date.now();
     if (this.pending.size > 0 && this.ws.bufferedAmount < this.limits.maxBufferBytes) this.flush();
   };
 
@@ -63,13 +64,16 @@ export class ViewerSocket {
     this.pending.clear();
   }
 
-  /** Called by the hub's timer: closes a socket whose unsent bytes have not gone down for stallMs. */
+  /**
+   * Called by the hub's timer: closes a socket that has had unsent bytes and completed no write for
+   * stallMs. Progress is a completed write, not a lower bufferedAmount: a slow reader's TCP window
+   * opens in bursts, and between bursts a flush of held-back frames can raise the count while the
+   * socket is in fact moving.
+   */
   checkStall(now: number): void {
     if (!this.open) return;
-    const buffered = this.ws.bufferedAmount;
-    if (buffered === 0 || buffered < this.lastBuffered) this.lastProgress = now;
-    this.lastBuffered = buffered;
-    if (buffered > 0 && now - this.lastProgress >= this.limits.stallMs) {
+    if (this.ws.bufferedAmount === 0) this.lastProgress = now;
+    else if (now - this.lastProgress >= this.limits.stallMs) {
       this.counters.stalled++;
       this.close(Close.TRY_AGAIN_LATER, CloseReason.TOO_SLOW);
     }

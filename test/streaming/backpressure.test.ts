@@ -58,6 +58,39 @@ describe('backpressure', () => {
     fast.close();
   });
 
+  it('keeps a slow but steady reader open, giving it recent frames with stale ones skipped', async () => {
+    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    try {
+      const token = await quick.token('admin');
+      const label = uniqueLabel();
+      await flood(label, 0, 1, quick, token);
+      const slow = await connect(quick.url, `/ws/labels/${label}`, token);
+      await slow.until(() => slow.frames.length === 2);
+      // Reads about one message every 50 ms, far fewer than are posted.
+      let throttled = true;
+      slow.ws.pause();
+      slow.ws.on('message', () => throttled && slow.ws.pause());
+      const reader = setInterval(() => slow.ws.resume(), 50);
+      const until = Date.now() + 4000;
+      let s = 1;
+      while (Date.now() < until) await flood(label, s++, 1, quick, token);
+      clearInterval(reader);
+      throttled = false;
+      slow.ws.resume();
+      await slow.until(() => slow.frames.some((f) => seqOf(f.image).seq === s - 1), 10_000, 'the newest frame');
+      expect(slow.closed).toBeNull();
+      expect(quick.hub.counters.stalled).toBe(0);
+      const seqs = slow.frames.filter((f) => seqOf(f.image).cam === 0).map((f) => seqOf(f.image).seq);
+      expect(seqs.length).toBeLessThan(s); // stale frames were skipped
+      expect(new Set(seqs).size).toBe(seqs.length);
+      const metrics = await (await fetch(`${quick.url}/metrics`)).text();
+      expect(metrics).toMatch(/^viewer_unsent_bytes_max \d+/m);
+      slow.close();
+    } finally {
+      await quick.stop();
+    }
+  });
+
   it('closes a viewer that stops reading for the stall time with 1013', async () => {
     const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
     try {
