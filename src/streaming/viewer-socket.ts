@@ -1,8 +1,8 @@
 // One viewer's outgoing side: a bounded, latest-wins queue in front of a WebSocket.
-// While the socket's unsent bytes (ws.bufferedAmount) stay under the limit, every frame is sent as it
-// comes. Past the limit, only the newest frame of each camera is kept (one buffer reference each, no
-// copy) and sent once the socket drains, so a slow viewer skips stale frames instead of growing a
-// backlog, and never slows the others. A socket that makes no progress for `stallMs` is closed 1013.
+// A frame that fits under the limit of unsent bytes (ws.bufferedAmount) is sent as it comes.
+// Otherwise only the newest frame of each camera is held (one buffer reference each, no copy) and
+// sent as writes complete, so a slow viewer skips stale frames instead of growing a backlog, and
+// never slows the others. A socket that completes no write for `stallMs` is closed with 1013.
 import type { WebSocket } from 'ws';
 import { Close, CloseReason } from '../errors.js';
 
@@ -26,7 +26,7 @@ export class ViewerSocket {
   /** One bound callback per viewer, reused for every send (no per-frame closure). */
   private readonly onWritten = (): void => {
     this.lastProgress = Date.now();
-    if (this.pending.size > 0 && this.ws.bufferedAmount < this.limits.maxBufferBytes) this.flush();
+    if (this.pending.size > 0) this.flush();
   };
 
   constructor(
@@ -47,7 +47,7 @@ export class ViewerSocket {
   /** Offers the newest message of a camera. */
   offer(camera: string, msg: Buffer): void {
     if (!this.open) return;
-    if (this.pending.size === 0 && this.ws.bufferedAmount < this.limits.maxBufferBytes) {
+    if (this.pending.size === 0 && this.fits(msg)) {
       this.counters.sent++;
       this.ws.send(msg, this.onWritten);
       return;
@@ -56,12 +56,20 @@ export class ViewerSocket {
     this.pending.set(camera, msg);
   }
 
+  /** Unsent bytes stay under the limit; a frame larger than the limit goes alone. */
+  private fits(msg: Buffer): boolean {
+    const buffered = this.ws.bufferedAmount;
+    return buffered === 0 || buffered + msg.length <= this.limits.maxBufferBytes;
+  }
+
+  /** Sends held-back frames as far as they fit; the rest wait for the next completed write. */
   private flush(): void {
-    for (const msg of this.pending.values()) {
+    for (const [camera, msg] of this.pending) {
+      if (!this.fits(msg)) return;
+      this.pending.delete(camera);
       this.counters.sent++;
       this.ws.send(msg, this.onWritten);
     }
-    this.pending.clear();
   }
 
   /**
