@@ -16,9 +16,16 @@ export function boundaryOf(contentType: string | undefined): string | null {
   return m ? (m[1] ?? m[2]!) : null;
 }
 
-function param(header: string, name: string): string | null {
-  const m = new RegExp(`;\\s*${name}="((?:[^"\\\\]|\\\\.)*)"`, 'i').exec(header) ?? new RegExp(`;\\s*${name}=([^;\\s]+)`, 'i').exec(header);
-  return m ? m[1]!.replace(/\\(.)/g, '$1') : null;
+// Content-Disposition parameters: quoted (with backslash escapes) or bare tokens.
+const PARAM = {
+  name: /;\s*name=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i,
+  filename: /;\s*filename=(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))/i,
+};
+
+function param(header: string, which: keyof typeof PARAM): string | null {
+  const m = PARAM[which].exec(header);
+  if (!m) return null;
+  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!;
 }
 
 /** Parses a whole multipart body; throws BAD_REQUEST when it is not well-formed. */
