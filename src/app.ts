@@ -28,14 +28,16 @@ export interface Service {
 }
 
 export interface BuildOptions {
-  /** Pino options or false; defaults to the configured level. */
-  logger?: boolean | object;
+  /** false: no logging (tests). */
+  logger?: false;
+  /** Where log lines go (default stdout). */
+  logStream?: NodeJS.WritableStream;
   /** PostgreSQL schema for the accounts tables (tests give each file its own). */
   dbSchema?: string;
 }
 
 /** Never log a token: sockets may carry it as ?token=. */
-export function redactUrl(url: string): string {
+export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
 }
 
@@ -56,8 +58,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const app = Fastify({
     logger: opts.logger ?? {
       level: config.logLevel,
+      ...(opts.logStream ? { stream: opts.logStream } : {}),
       serializers: {
-        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url), ip: req.ip }),
+        req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactToken(req.url), ip: req.ip }),
       },
     },
     trustProxy: config.trustProxy,

@@ -113,6 +113,17 @@ function url(env: Env, name: string, protocols: string[]): string | null {
   return raw;
 }
 
+/** A connection URL fit for logs and error messages: the password is masked. */
+export function maskPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = str(env, 'NODE_ENV', 'development');
   const secret = env.JWT_SECRET;

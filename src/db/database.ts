@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import type { Config } from '../config.js';
+import { maskPassword, type Config } from '../config.js';
 import type { AccountsDb } from './schema.js';
 import { migrateToLatest } from './migrations.js';
 
@@ -40,16 +40,6 @@ export function sqlitePath(config: Pick<Config, 'dataDir'>): string {
   return path.join(config.dataDir, 'accounts.sqlite');
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres';
-  }
-}
-
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir'>, opts: OpenDatabaseOptions = {}): Promise<Database> {
   const { schema } = opts;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
@@ -80,7 +70,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     database = {
       db,
       dialect: 'postgres',
-      where: redact(config.databaseUrl) + (schema ? ` (schema ${schema})` : ''),
+      where: maskPassword(config.databaseUrl) + (schema ? ` (schema ${schema})` : ''),
       close: () => db.destroy(),
     };
   } else {

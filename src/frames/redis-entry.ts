@@ -71,14 +71,3 @@ export class Outages {
     if (this.down.delete(part)) this.log.info({}, `Redis frame store: ${part} recovered`);
   }
 }
-
-/** A URL fit for logs and error messages: the password is masked. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}

@@ -13,7 +13,8 @@ import { ReplyError, type Redis } from 'ioredis';
 import { connectRedis } from '../redis/connect.js';
 import type { FrameFields, StoredFrame } from './frame.js';
 import { compareIds, idTime, parseStreamKey, STREAM_PATTERN, streamKey } from './keys.js';
-import { entryFields, entryToFrame, Outages, redactUrl, unavailable, type Logger } from './redis-entry.js';
+import { entryFields, entryToFrame, Outages, unavailable, type Logger } from './redis-entry.js';
+import { maskPassword } from '../config.js';
 import { StreamReader, type Entry } from './redis-reader.js';
 import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
 
@@ -143,7 +144,7 @@ export class RedisFrameStore implements FrameStore {
     } catch (err) {
       await this.close();
       const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`Redis at ${redactUrl(this.o.url)} is not reachable: ${why}`, { cause: err });
+      throw new Error(`Redis at ${maskPassword(this.o.url)} is not reachable: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }

@@ -37,38 +37,28 @@ function withImage(header: string, image: Buffer): Buffer {
   return out;
 }
 
+/** Header + image; the first header field names the frame: `key` (push) or `id` (pull). */
+function encode(f: StoredFrame, first: 'key' | 'id'): Buffer {
+  const header = pyJsonObject([
+    [first, first === 'key' ? f.key : f.id],
+    ['warnings', f.warnings],
+    ['cone_polygons', f.conePolygons],
+    ['pole_polygons', f.polePolygons],
+    ['detection_items', f.detectionItems],
+    ['width', f.width],
+    ['height', f.height],
+  ]);
+  return withImage(header, f.frame);
+}
+
 /** The push viewer's message (WS /ws/labels/{label}), encoded once per frame and cached on it. */
 export function pushMessage(f: StoredFrame): Buffer {
-  f.pushMessage ??= withImage(
-    pyJsonObject([
-      ['key', f.key],
-      ['warnings', f.warnings],
-      ['cone_polygons', f.conePolygons],
-      ['pole_polygons', f.polePolygons],
-      ['detection_items', f.detectionItems],
-      ['width', f.width],
-      ['height', f.height],
-    ]),
-    f.frame,
-  );
-  return f.pushMessage;
+  return (f.pushMessage ??= encode(f, 'key'));
 }
 
 /** The pull viewer's message (WS /ws/stream/{label}/{key}), encoded once per frame and cached on it. */
 export function pullMessage(f: StoredFrame): Buffer {
-  f.pullMessage ??= withImage(
-    pyJsonObject([
-      ['id', f.id],
-      ['warnings', f.warnings],
-      ['cone_polygons', f.conePolygons],
-      ['pole_polygons', f.polePolygons],
-      ['detection_items', f.detectionItems],
-      ['width', f.width],
-      ['height', f.height],
-    ]),
-    f.frame,
-  );
-  return f.pullMessage;
+  return (f.pullMessage ??= encode(f, 'id'));
 }
 
 /** Splits a producer's binary message into its header text and image; null without a delimiter. */
