@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { connect } from './helpers/frames.js';
 
 const MAIN = path.resolve('dist/src/main.js');
 
@@ -38,7 +39,10 @@ describe('npm start', () => {
       const labels = await fetch(`http://127.0.0.1:${port}/labels`, { headers: { authorization: `Bearer ${access_token}` } });
       expect(await labels.json()).toEqual({ labels: [] });
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+      // Graceful shutdown: open sockets are told 1001 and may reconnect elsewhere.
+      const viewer = await connect(`http://127.0.0.1:${port}`, '/ws/stream/north/cam', access_token);
       expect(await r.kill()).toBe(0);
+      expect((await viewer.waitClose()).code).toBe(1001);
       // A second start finds the admin and prints no password.
       const again = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
       expect(again.out).not.toMatch(/password:/);
