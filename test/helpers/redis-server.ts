@@ -2,6 +2,7 @@
 // spare port (for tests that count commands: INFO commandstats is server-wide).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { jpeg, seqOf, sleep, uniqueLabel } from './frames.js';
 
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -84,11 +85,6 @@ async function startOn(port: number): Promise<PrivateRedis> {
 
 // ---- small fixtures shared by the Redis frame store tests ----
 
-/** A label no other test uses (and without "test", which /labels hides). */
-export function uniqueLabel(prefix = 'site'): string {
-  return `${prefix}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
-}
-
 /** A logger that keeps what it is given, for assertions, and prints nothing. */
 export function memoryLog() {
   const lines: { level: string; msg: string; obj: unknown }[] = [];
@@ -96,18 +92,10 @@ export function memoryLog() {
   return { lines, info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
 }
 
-/** Image-like bytes carrying a camera number and a sequence number. */
-export function image(cam: number, seq: number, size = 64): Buffer {
-  const b = Buffer.alloc(size, 0x41);
-  b[0] = 0xff; b[1] = 0xd8; b[2] = 0x00; b[3] = 0xfe; // JPEG start, then bytes that are not UTF-8
-  b.writeUInt16BE(cam, 4);
-  b.writeUInt32BE(seq, 6);
-  return b;
-}
-
-export function imageSeq(frame: Buffer): { cam: number; seq: number } {
-  return { cam: frame.readUInt16BE(4), seq: frame.readUInt32BE(6) };
-}
+/** Image bytes carrying a camera and a sequence number (the same frames as the HTTP tests use). */
+export const image = (cam: number, seq: number, size = 64): Buffer => jpeg(seq, size, cam);
+export const imageSeq = seqOf;
+export { sleep, uniqueLabel };
 
 export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<number> {
   const start = Date.now();
@@ -118,4 +106,3 @@ export async function waitFor(what: string, pred: () => boolean | Promise<boolea
   return Date.now() - start;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
