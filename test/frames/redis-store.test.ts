@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import type { FrameFields, StoredFrame } from '../../src/frames/frame.js';
-import { streamKey } from '../../src/frames/keys.js';
+import { compareIds, streamKey } from '../../src/frames/keys.js';
 import { RedisFrameStore, type RedisFrameStoreOptions } from '../../src/frames/redis-store.js';
 import {
   image,
@@ -191,7 +191,7 @@ describe('RedisFrameStore: subscriptions', () => {
     // Entry ids rise per camera.
     for (let cam = 0; cam < 3; cam++) {
       const ids = c.got.filter((f) => f.key === `cam${cam}`).map((f) => f.id);
-      expect([...ids].sort((a, b) => (BigInt(a.replace('-', '')) < BigInt(b.replace('-', '')) ? -1 : 1))).toEqual(ids);
+      expect([...ids].sort(compareIds)).toEqual(ids);
     }
   });
 
