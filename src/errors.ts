@@ -19,6 +19,7 @@ export const Errors = {
   NOT_AN_IMAGE: createError('NOT_AN_IMAGE', 'file is not an image (expected JPEG or PNG bytes)', 415),
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
   VALIDATION: createError('VALIDATION', '%s', 422),
+  UPGRADE_REQUIRED: createError('UPGRADE_REQUIRED', 'This endpoint is a WebSocket: connect with an Upgrade request', 426),
   RATE_LIMITED: createError('RATE_LIMITED', 'Too many requests, retry in %s seconds', 429),
   STORE_UNAVAILABLE: createError('STORE_UNAVAILABLE', 'Frame store unavailable, try again shortly', 503),
   DB_UNAVAILABLE: createError('DB_UNAVAILABLE', 'Accounts database unavailable, try again shortly', 503),

@@ -1,11 +1,12 @@
-// Authenticates a WebSocket request before the upgrade (a preValidation hook), so the route handler
-// knows synchronously whether to serve or to close with 1008, and attaches its message listeners
-// before any message can arrive.
-import type { FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
+// Authenticated WebSocket routes. The token is checked before the upgrade (a preValidation hook), so
+// the socket handler knows synchronously whether to serve or to close with 1008, and attaches its
+// message listeners before any message can arrive.
+import type { FastifyInstance, FastifyRequest, FastifySchema, preValidationAsyncHookHandler } from 'fastify';
+import type { WebSocket } from 'ws';
 import type { Authenticator } from './authenticator.js';
 import type { Principal } from './principal.js';
 import { socketToken } from './token-source.js';
-import { Close, CloseReason } from '../errors.js';
+import { Close, CloseReason, Errors } from '../errors.js';
 
 export type SocketAuth = { principal: Principal } | { refusal: { code: number; reason: string } };
 
@@ -37,4 +38,35 @@ export function socketAuthHook(auth: Authenticator): preValidationAsyncHookHandl
       req.socketAuth = { refusal: refusalFor(err) };
     }
   };
+}
+
+/**
+ * A GET route that speaks WebSocket only: a plain HTTP request gets 426 UPGRADE_REQUIRED (JSON, like
+ * every error), a socket without a valid token is closed (1008), and `serve` gets the others.
+ */
+export function socketRoute<Params>(
+  app: FastifyInstance,
+  url: string,
+  auth: Authenticator,
+  schema: FastifySchema,
+  serve: (ws: WebSocket, req: FastifyRequest<{ Params: Params }>, principal: Principal) => void,
+): void {
+  app.route<{ Params: Params }>({
+    method: 'GET',
+    url,
+    schema: { ...schema, hide: true } as FastifySchema,
+    preValidation: socketAuthHook(auth),
+    handler: async () => {
+      throw new Errors.UPGRADE_REQUIRED();
+    },
+    wsHandler: (ws, req) => {
+      const result = req.socketAuth;
+      if (!result || 'refusal' in result) {
+        const r = result && 'refusal' in result ? result.refusal : { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
+        ws.close(r.code, r.reason);
+        return;
+      }
+      serve(ws, req, result.principal);
+    },
+  });
 }

@@ -1,13 +1,12 @@
 // Producer endpoints (DESIGN.md §2): POST /frames (multipart) and WS /ws/frames (one message a frame).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { FrameStore } from '../frames/store.js';
 import { validateUpload, type RawUpload } from '../frames/validate.js';
 import { OK_REPLY, splitMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { canUpload, canUploadAny, type Principal } from '../auth/principal.js';
-import { socketAuthHook } from '../auth/socket-auth.js';
+import { socketRoute } from '../auth/socket-auth.js';
 import { Close, CloseReason, Errors, rateLimited } from '../errors.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
 
@@ -85,14 +84,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     },
   );
 
-  app.get('/ws/frames', { websocket: true, preValidation: socketAuthHook(deps.authenticator), schema: { hide: true } }, (ws: WebSocket, req) => {
-    const auth = req.socketAuth;
-    if (!auth || 'refusal' in auth) {
-      const r = auth && 'refusal' in auth ? auth.refusal : { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
-      ws.close(r.code, r.reason);
-      return;
-    }
-    const { principal } = auth;
+  socketRoute(app, '/ws/frames', deps.authenticator, {}, (ws, req, principal) => {
     if (!canUploadAny(principal)) {
       ws.close(Close.POLICY, CloseReason.UPLOAD_FORBIDDEN);
       return;

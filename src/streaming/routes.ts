@@ -7,7 +7,7 @@ import type { StoredFrame } from '../frames/frame.js';
 import { pullMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { canWatch, type Principal } from '../auth/principal.js';
-import { socketAuthHook } from '../auth/socket-auth.js';
+import { socketRoute } from '../auth/socket-auth.js';
 import { Close, CloseReason } from '../errors.js';
 import type { Channel, Hub, PullWaiter } from './hub.js';
 import type { ViewerSocket } from './viewer-socket.js';
@@ -35,15 +35,9 @@ const streamParams = {
   required: ['label', 'key'],
 } as const;
 
-/** Opens a viewer: refuses a bad token or a forbidden site (1008), a full server (1013). */
-function admit(deps: StreamingDeps, ws: WebSocket, req: FastifyRequest, label: string): { principal: Principal; viewer: ViewerSocket } | null {
-  const auth = req.socketAuth;
-  if (!auth || 'refusal' in auth) {
-    const r = auth && 'refusal' in auth ? auth.refusal : { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
-    ws.close(r.code, r.reason);
-    return null;
-  }
-  if (!canWatch(auth.principal, label)) {
+/** Opens a viewer: refuses a forbidden site (1008) or a full server (1013). */
+function admit(deps: StreamingDeps, ws: WebSocket, principal: Principal, label: string): ViewerSocket | null {
+  if (!canWatch(principal, label)) {
     ws.close(Close.POLICY, CloseReason.SITE_FORBIDDEN);
     return null;
   }
@@ -53,11 +47,11 @@ function admit(deps: StreamingDeps, ws: WebSocket, req: FastifyRequest, label: s
   }
   const viewer = deps.hub.addViewer(ws);
   // Close the socket when its session ends or the user loses the site.
-  const stop = deps.authenticator.watch(auth.principal, (p) => canWatch(p, label), (why) =>
+  const stop = deps.authenticator.watch(principal, (p) => canWatch(p, label), (why) =>
     viewer.close(Close.POLICY, why === 'session' ? CloseReason.TOKEN_NOT_ACTIVE : CloseReason.SITE_FORBIDDEN),
   );
   ws.once('close', stop);
-  return { principal: auth.principal, viewer };
+  return viewer;
 }
 
 /** Joins a channel for a socket, leaving it when the socket closes; null (socket closed) on failure. */
@@ -93,7 +87,6 @@ function parseCommand(data: Buffer, isBinary: boolean): { action?: unknown; type
 export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps): Promise<void> {
   const { config, store, hub } = deps;
   const hidden = config.hiddenLabelSubstrings;
-  const authenticateSocket = socketAuthHook(deps.authenticator);
 
   app.get(
     '/labels',
@@ -116,14 +109,11 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
     },
   );
 
-  app.get<{ Params: { label: string } }>(
-    '/ws/labels/:label',
-    { websocket: true, preValidation: authenticateSocket, schema: { hide: true, params: labelParams } as object },
-    (ws, req) => {
+  socketRoute<{ label: string }>(app, '/ws/labels/:label', deps.authenticator, { params: labelParams },
+    (ws, req, principal) => {
       const { label } = req.params;
-      const admitted = admit(deps, ws, req, label);
-      if (!admitted) return;
-      const { viewer } = admitted;
+      const viewer = admit(deps, ws, principal, label);
+      if (!viewer) return;
       // Push viewers may send keep-alives; nothing to answer, but nothing large either.
       ws.on('message', (data: Buffer) => {
         if (data.length > MAX_COMMAND_BYTES) viewer.close(Close.TOO_BIG, 'Message too big');
@@ -141,14 +131,11 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
     },
   );
 
-  app.get<{ Params: { label: string; key: string } }>(
-    '/ws/stream/:label/:key',
-    { websocket: true, preValidation: authenticateSocket, schema: { hide: true, params: streamParams } as object },
-    (ws, req) => {
+  socketRoute<{ label: string; key: string }>(app, '/ws/stream/:label/:key', deps.authenticator, { params: streamParams },
+    (ws, req, principal) => {
       const { label, key } = req.params;
-      const admitted = admit(deps, ws, req, label);
-      if (!admitted) return;
-      const { viewer } = admitted;
+      const viewer = admit(deps, ws, principal, label);
+      if (!viewer) return;
       let lastSentId: string | null = null;
       let waiting = false;
       let ch: Channel | null = null;

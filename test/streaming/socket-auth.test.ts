@@ -22,6 +22,12 @@ describe('socket authentication and site checks', () => {
     expect(await c.waitClose()).toEqual({ code: 1008, reason: 'Missing authentication token' });
   });
 
+  it.each(['/ws/labels/x', '/ws/stream/x/cam', '/ws/frames'])('answers a plain HTTP GET of %s with 426 JSON', async (path) => {
+    const r = await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(r.status).toBe(426);
+    expect(await r.json()).toEqual({ detail: 'This endpoint is a WebSocket: connect with an Upgrade request', code: 'UPGRADE_REQUIRED' });
+  });
+
   it('refuses a forged or malformed token (1008 Invalid token)', async () => {
     const forged = admin.slice(0, -4) + (admin.endsWith('AAAA') ? 'BBBB' : 'AAAA');
     for (const t of [forged, 'not-a-jwt']) {
