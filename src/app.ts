@@ -106,6 +106,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     preClose(done) {
       hub.close();
       for (const client of app.websocketServer.clients) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
+      app.websocketServer.close(); // no new upgrades on connections still open
       done();
     },
   });

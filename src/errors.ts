@@ -50,6 +50,7 @@ export const CloseReason = {
   SITE_FORBIDDEN: 'Not allowed to view this site',
   UPLOAD_FORBIDDEN: 'Not allowed to upload',
   TOO_SLOW: 'Too slow',
+  TOO_BIG: 'Message too big',
   RECEIVE_TIMEOUT: 'Receive timeout',
   SHUTDOWN: 'Server shutting down',
   TOO_MANY_VIEWERS: 'Too many viewers',

@@ -116,7 +116,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       if (!viewer) return;
       // Push viewers may send keep-alives; nothing to answer, but nothing large either.
       ws.on('message', (data: Buffer) => {
-        if (data.length > MAX_COMMAND_BYTES) viewer.close(Close.TOO_BIG, 'Message too big');
+        if (data.length > MAX_COMMAND_BYTES) viewer.close(Close.TOO_BIG, CloseReason.TOO_BIG);
       });
       void joinFor(deps, ws, req, label).then((ch) => {
         if (!ch) return;
@@ -173,7 +173,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
 
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         idle?.refresh();
-        if (data.length > MAX_COMMAND_BYTES) return viewer.close(Close.TOO_BIG, 'Message too big');
+        if (data.length > MAX_COMMAND_BYTES) return viewer.close(Close.TOO_BIG, CloseReason.TOO_BIG);
         const cmd = parseCommand(data, isBinary);
         if (cmd === null) ws.send('{"error":"Invalid JSON format"}');
         else if (cmd.action === 'ping' || cmd.type === 'ping') ws.send('{"action":"pong"}');
@@ -192,6 +192,4 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       });
     },
   );
-
-  app.addHook('preClose', async () => hub.close());
 }
