@@ -60,6 +60,8 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     '/frames',
     {
       bodyLimit,
+      // Cameras upload many times a second: at the default level, log failures, not every upload.
+      logLevel: deps.config.logLevel === 'info' ? 'warn' : deps.config.logLevel,
       onRequest: [uploadSlot, deps.requireAuth],
       schema: {
         tags: ['ingest'],

@@ -41,9 +41,9 @@ const statusSchema = {
 } as const;
 
 export async function observabilityRoutes(app: FastifyInstance, deps: ObservabilityDeps & { metrics: Metrics }): Promise<void> {
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Liveness', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { schema: { tags: ['operations'], summary: 'Readiness: frame store and accounts reachable', response: { 200: statusSchema, 503: statusSchema } } }, async (_req, reply) => {
+  app.get('/readyz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Readiness: frame store and accounts reachable', response: { 200: statusSchema, 503: statusSchema } } }, async (_req, reply) => {
     const [store, accounts] = await Promise.allSettled([deps.store.ping(), deps.pingAccounts()]);
     const body = {
       status: store.status === 'fulfilled' && accounts.status === 'fulfilled' ? 'ok' : 'unavailable',
@@ -53,7 +53,7 @@ export async function observabilityRoutes(app: FastifyInstance, deps: Observabil
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
 
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { logLevel: 'warn', schema: { hide: true } }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });
