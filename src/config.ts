@@ -10,11 +10,14 @@ export class ConfigError extends Error {
   }
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
 export interface Config {
   nodeEnv: string;
   host: string;
   port: number;
-  logLevel: string;
+  logLevel: LogLevel;
   /** Origins allowed by CORS; empty = CORS off (same origin only). */
   corsOrigins: string[];
   trustProxy: boolean;
@@ -131,10 +134,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (secret !== undefined && secret !== '' && secret.length < 16) {
     throw new ConfigError('JWT_SECRET', 'must be at least 16 characters');
   }
-  const logLevel = str(env, 'LOG_LEVEL', 'info');
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError('LOG_LEVEL', `must be one of fatal, error, warn, info, debug, trace, silent`);
-  }
+  const logLevel = str(env, 'LOG_LEVEL', 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
   const adminPassword = env.ADMIN_PASSWORD ? env.ADMIN_PASSWORD : null;
   if (adminPassword !== null && adminPassword.length < 8) {
     throw new ConfigError('ADMIN_PASSWORD', 'must be at least 8 characters');
