@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.js';
 import { buildApp, type Service } from '../../src/app.js';
 import type { Role } from '../../src/auth/principal.js';
+import { Redis } from 'ioredis';
+import { parseStreamKey, STREAM_PATTERN } from '../../src/frames/keys.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -53,8 +55,29 @@ export async function startService(env: Record<string, string> = {}): Promise<Te
     async stop() {
       await svc.app.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
+      if (config.redisUrl) await removeOwnStreams(config.redisUrl);
     },
   };
+}
+
+/** Deletes the streams of the labels this test process made (uniqueLabel puts its pid in them). */
+async function removeOwnStreams(url: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => {});
+  try {
+    const mine: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', STREAM_PATTERN, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) if (parseStreamKey(k)?.label.includes(`-${process.pid}-`)) mine.push(k);
+    } while (cursor !== '0');
+    if (mine.length) await redis.del(...mine);
+  } catch {
+    // A test that stopped Redis on purpose: nothing to clean.
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** The two frame stores every streaming test runs against. */
