@@ -3,7 +3,7 @@
 // Redis pub/sub with it, so that every instance hears what one of them (or the CLI) did.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis } from '../redis/connect.js';
+import { connectRedis, redisReady } from '../redis/connect.js';
 
 export type AccountEvent =
   | { type: 'sessions-ended'; sessionIds: string[] }
@@ -63,31 +63,6 @@ function isEvent(v: unknown): v is AccountEvent {
   if (e.type === 'sessions-ended') return Array.isArray(e.sessionIds) && e.sessionIds.every((s) => typeof s === 'string');
   if (e.type === 'users-changed') return Array.isArray(e.userIds) && e.userIds.every((s) => typeof s === 'number');
   return false;
-}
-
-/** Waits until an ioredis connection is ready (commands fail at once before: no offline queue). */
-export function redisReady(redis: Redis, timeoutMs: number, what: string): Promise<void> {
-  if (redis.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    let lastErr: unknown = null;
-    const onErr = (err: unknown) => {
-      lastErr = err;
-    };
-    const done = (err?: Error) => {
-      clearTimeout(timer);
-      redis.off('ready', onReady);
-      redis.off('error', onErr);
-      if (err) reject(err);
-      else resolve();
-    };
-    const onReady = () => done();
-    const timer = setTimeout(
-      () => done(new Error(`Redis (${what}) not reachable within ${timeoutMs} ms${lastErr ? `: ${String((lastErr as Error).message ?? lastErr)}` : ''}`)),
-      timeoutMs,
-    );
-    redis.on('ready', onReady);
-    redis.on('error', onErr);
-  });
 }
 
 export class RedisEventBus extends BaseBus {

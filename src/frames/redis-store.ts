@@ -10,7 +10,7 @@
 //   background SCAN every scanIntervalMs (never KEYS, never per request); labels() and keys()
 //   answer from it.
 import { ReplyError, type Redis } from 'ioredis';
-import { connectRedis } from '../redis/connect.js';
+import { connectRedis, redisReady } from '../redis/connect.js';
 import type { FrameFields, StoredFrame } from './frame.js';
 import { compareIds, idTime, parseStreamKey, STREAM_PATTERN, streamKey } from './keys.js';
 import { entryFields, entryToFrame, Outages, unavailable, type Logger } from './redis-entry.js';
@@ -139,7 +139,8 @@ export class RedisFrameStore implements FrameStore {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
-      await Promise.race([Promise.all([whenReady(this.cmd), whenReady(this.readConn)]), timeout]);
+      timeout.catch(() => {}); // it may fire while the connections' own wait is failing
+      await Promise.all([redisReady(this.cmd, timeoutMs, 'frame store'), redisReady(this.readConn, timeoutMs, 'frame store reader')]);
       await Promise.race([this.sweep(), timeout]);
     } catch (err) {
       await this.close();
@@ -472,13 +473,4 @@ export class RedisFrameStore implements FrameStore {
       throw unavailable(new Error(this.closed ? 'store closed' : 'Redis not reachable'));
     }
   }
-}
-
-/** Resolves when the connection is ready; rejects if it ends first. */
-function whenReady(conn: Redis): Promise<void> {
-  if (conn.status === 'ready') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    conn.once('ready', () => resolve());
-    conn.once('end', () => reject(new Error('connection ended')));
-  });
 }

@@ -17,3 +17,28 @@ export function connectRedis(url: string, name: string, extra: RedisOptions = {}
     ...extra,
   });
 }
+
+/** Waits until an ioredis connection is ready (commands fail at once before: no offline queue). */
+export function redisReady(redis: Redis, timeoutMs: number, what: string): Promise<void> {
+  if (redis.status === 'ready') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let lastErr: unknown = null;
+    const onErr = (err: unknown) => {
+      lastErr = err;
+    };
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      redis.off('error', onErr);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => done();
+    const timer = setTimeout(
+      () => done(new Error(`Redis (${what}) not reachable within ${timeoutMs} ms${lastErr ? `: ${String((lastErr as Error).message ?? lastErr)}` : ''}`)),
+      timeoutMs,
+    );
+    redis.on('ready', onReady);
+    redis.on('error', onErr);
+  });
+}
