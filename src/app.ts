@@ -12,6 +12,7 @@ import { Close, CloseReason, Errors } from './errors.js';
 import type { FrameStore } from './frames/store.js';
 import { openFrameStore } from './frames/open-store.js';
 import { Hub } from './streaming/hub.js';
+import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
@@ -97,7 +98,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   // Rate-limit counters live in Redis when configured, so every instance shares them.
   await app.register(rateLimit, rateLimitPluginOptions(config, accounts.redis));
-  const hub = new Hub(store, { maxBufferBytes: config.viewerMaxBufferBytes, stallMs: config.viewerStallMs, maxViewers: config.maxViewers }, app.log);
+  const hub = new Hub(store, {
+    maxBufferBytes: config.viewerMaxBufferBytes,
+    stallMs: config.viewerStallMs,
+    maxViewers: config.maxViewers,
+    tcpNotsentLowat: config.viewerTcpNotsentLowat,
+  }, app.log);
+  if (config.viewerTcpNotsentLowat > 0 && !tcpTuningAvailable) {
+    app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or node-gyp rebuild): ' +
+      'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
+  }
   const metrics = new Metrics(hub);
 
   await app.register(websocket, {

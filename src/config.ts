@@ -55,6 +55,8 @@ export interface Config {
 
   /** A viewer whose unsent bytes pass this gets latest-wins frames until it drains. */
   viewerMaxBufferBytes: number;
+  /** Not-yet-sent bytes the kernel may queue per viewer socket (TCP_NOTSENT_LOWAT); 0 = the kernel's default. */
+  viewerTcpNotsentLowat: number;
   /** A viewer whose unsent bytes have not gone down for this long is closed with 1013. */
   viewerStallMs: number;
   /** Pull sockets that send nothing for this long are closed (1000, "Receive timeout"); 0 = never. */
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     hiddenLabelSubstrings: list(env, 'HIDDEN_LABEL_SUBSTRINGS', ['test']),
 
     viewerMaxBufferBytes: int(env, 'VIEWER_MAX_BUFFER_BYTES', 1024 * 1024, 1024),
+    viewerTcpNotsentLowat: int(env, 'VIEWER_TCP_NOTSENT_LOWAT', 128 * 1024, 0, 64 * 1024 * 1024),
     viewerStallMs: int(env, 'VIEWER_STALL_MS', 10_000, 100),
     pullIdleTimeoutMs: int(env, 'PULL_IDLE_TIMEOUT_MS', 60_000, 0),
     maxViewers: int(env, 'MAX_VIEWERS', 10_000, 1),

@@ -2,6 +2,7 @@
 // its cameras, its push viewers and the pull viewers waiting for a frame. The store is subscribed
 // once per label however many viewers watch it; each frame's wire message is encoded once
 // (wire.ts caches it on the frame) and the same buffer goes to every viewer.
+import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredFrame } from '../frames/frame.js';
 import type { FrameStore, LabelSubscription } from '../frames/store.js';
@@ -9,6 +10,7 @@ import { pushMessage } from '../frames/wire.js';
 import { compareIds } from '../frames/keys.js';
 import { Close, CloseReason } from '../errors.js';
 import { ViewerSocket, type ViewerCounters, type ViewerLimits } from './viewer-socket.js';
+import { limitKernelUnsent } from './tcp-tuning.js';
 
 /** A pull viewer waiting for the next frame of one camera. */
 export interface PullWaiter {
@@ -43,7 +45,7 @@ export class Hub {
 
   constructor(
     private readonly store: FrameStore,
-    private readonly limits: ViewerLimits & { maxViewers: number },
+    private readonly limits: ViewerLimits & { maxViewers: number; tcpNotsentLowat: number },
     private readonly log: FastifyBaseLogger,
   ) {
     const every = Math.max(50, Math.min(1000, Math.floor(limits.stallMs / 4)));
@@ -68,7 +70,9 @@ export class Hub {
   }
 
   /** Wraps a socket in its bounded queue and counts it until it closes. */
-  addViewer(ws: import('ws').WebSocket): ViewerSocket {
+  addViewer(ws: import('ws').WebSocket, socket: Socket): ViewerSocket {
+    // Keep the kernel's queue short, so that what is unsent stays in the latest-wins queue.
+    if (this.limits.tcpNotsentLowat > 0) limitKernelUnsent(socket, this.limits.tcpNotsentLowat);
     const v = new ViewerSocket(ws, this.limits, this.counters);
     this.viewers.add(v);
     ws.once('close', () => this.viewers.delete(v));

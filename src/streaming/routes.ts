@@ -36,7 +36,7 @@ const streamParams = {
 } as const;
 
 /** Opens a viewer: refuses a forbidden site (1008) or a full server (1013). */
-function admit(deps: StreamingDeps, ws: WebSocket, principal: Principal, label: string): ViewerSocket | null {
+function admit(deps: StreamingDeps, ws: WebSocket, req: FastifyRequest, principal: Principal, label: string): ViewerSocket | null {
   if (!canWatch(principal, label)) {
     ws.close(Close.POLICY, CloseReason.SITE_FORBIDDEN);
     return null;
@@ -45,7 +45,7 @@ function admit(deps: StreamingDeps, ws: WebSocket, principal: Principal, label: 
     ws.close(Close.TRY_AGAIN_LATER, CloseReason.TOO_MANY_VIEWERS);
     return null;
   }
-  const viewer = deps.hub.addViewer(ws);
+  const viewer = deps.hub.addViewer(ws, req.raw.socket);
   // Close the socket when its session ends or the user loses the site.
   const stop = deps.authenticator.watch(principal, (p) => canWatch(p, label), (why) =>
     viewer.close(Close.POLICY, why === 'session' ? CloseReason.TOKEN_NOT_ACTIVE : CloseReason.SITE_FORBIDDEN),
@@ -112,7 +112,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
   socketRoute<{ label: string }>(app, '/ws/labels/:label', deps.authenticator, { params: labelParams },
     (ws, req, principal) => {
       const { label } = req.params;
-      const viewer = admit(deps, ws, principal, label);
+      const viewer = admit(deps, ws, req, principal, label);
       if (!viewer) return;
       // Push viewers may send keep-alives; nothing to answer, but nothing large either.
       ws.on('message', (data: Buffer) => {
@@ -134,7 +134,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
   socketRoute<{ label: string; key: string }>(app, '/ws/stream/:label/:key', deps.authenticator, { params: streamParams },
     (ws, req, principal) => {
       const { label, key } = req.params;
-      const viewer = admit(deps, ws, principal, label);
+      const viewer = admit(deps, ws, req, principal, label);
       if (!viewer) return;
       let lastSentId: string | null = null;
       let waiting = false;
