@@ -12,12 +12,20 @@ export interface FrameFields {
   height: string;
 }
 
+/** A viewer message (DESIGN.md §2) and the same bytes framed as one WebSocket binary frame. */
+export interface ViewerMessage {
+  /** WebSocket frame header + payload: what is written to every viewer's socket. */
+  framed: Buffer;
+  /** The message itself (a view into `framed`). */
+  payload: Buffer;
+}
+
 export interface StoredFrame extends FrameFields {
   label: string;
   key: string;
   /** The stream entry id, "ms-seq", increasing within a stream. */
   id: string;
   /** Wire messages, encoded once on first use and shared by every viewer (see wire.ts). */
-  pushMessage?: Buffer;
-  pullMessage?: Buffer;
+  pushMessage?: ViewerMessage;
+  pullMessage?: ViewerMessage;
 }

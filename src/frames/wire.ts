@@ -1,7 +1,8 @@
 // Wire messages of DESIGN.md §2: a UTF-8 JSON header, the 7 bytes `--IMG--`, then the image.
 // Headers are written the way the old backend's Python json.dumps wrote them (", " and ": "
 // separators, non-ASCII escaped as \uXXXX), so its viewers and any byte-level tooling see no change.
-import type { StoredFrame } from './frame.js';
+import type { StoredFrame, ViewerMessage } from './frame.js';
+import { wsHeaderLength, writeWsHeader } from './ws-frame.js';
 
 export const DELIMITER = Buffer.from('--IMG--');
 
@@ -28,17 +29,21 @@ export function pyJsonObject(entries: ReadonlyArray<readonly [string, string]>):
   return `{${entries.map(([k, v]) => `${pyJsonString(k)}: ${pyJsonString(v)}`).join(', ')}}`;
 }
 
-function withImage(header: string, image: Buffer): Buffer {
+/** Header + delimiter + image, built in place behind its WebSocket frame header: one copy of the image. */
+function withImage(header: string, image: Buffer): ViewerMessage {
   const head = Buffer.from(header, 'utf8');
-  const out = Buffer.allocUnsafe(head.length + DELIMITER.length + image.length);
-  head.copy(out, 0);
-  DELIMITER.copy(out, head.length);
-  image.copy(out, head.length + DELIMITER.length);
-  return out;
+  const length = head.length + DELIMITER.length + image.length;
+  const at = wsHeaderLength(length);
+  const framed = Buffer.allocUnsafe(at + length);
+  writeWsHeader(framed, length);
+  head.copy(framed, at);
+  DELIMITER.copy(framed, at + head.length);
+  image.copy(framed, at + head.length + DELIMITER.length);
+  return { framed, payload: framed.subarray(at) };
 }
 
 /** Header + image; the first header field names the frame: `key` (push) or `id` (pull). */
-function encode(f: StoredFrame, first: 'key' | 'id'): Buffer {
+function encode(f: StoredFrame, first: 'key' | 'id'): ViewerMessage {
   const header = pyJsonObject([
     [first, first === 'key' ? f.key : f.id],
     ['warnings', f.warnings],
@@ -52,12 +57,12 @@ function encode(f: StoredFrame, first: 'key' | 'id'): Buffer {
 }
 
 /** The push viewer's message (WS /ws/labels/{label}), encoded once per frame and cached on it. */
-export function pushMessage(f: StoredFrame): Buffer {
+export function pushMessage(f: StoredFrame): ViewerMessage {
   return (f.pushMessage ??= encode(f, 'key'));
 }
 
 /** The pull viewer's message (WS /ws/stream/{label}/{key}), encoded once per frame and cached on it. */
-export function pullMessage(f: StoredFrame): Buffer {
+export function pullMessage(f: StoredFrame): ViewerMessage {
   return (f.pullMessage ??= encode(f, 'id'));
 }
 

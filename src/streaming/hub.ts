@@ -73,7 +73,7 @@ export class Hub {
   addViewer(ws: import('ws').WebSocket, socket: Socket): ViewerSocket {
     // Keep the kernel's queue short, so that what is unsent stays in the latest-wins queue.
     if (this.limits.tcpNotsentLowat > 0) limitKernelUnsent(socket, this.limits.tcpNotsentLowat);
-    const v = new ViewerSocket(ws, this.limits, this.counters);
+    const v = new ViewerSocket(ws, socket, this.limits, this.counters);
     this.viewers.add(v);
     ws.once('close', () => this.viewers.delete(v));
     return v;

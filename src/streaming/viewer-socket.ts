@@ -1,9 +1,16 @@
 // One viewer's outgoing side: a bounded, latest-wins queue in front of a WebSocket.
-// A frame that fits under the limit of unsent bytes (ws.bufferedAmount) is sent as it comes.
-// Otherwise only the newest frame of each camera is held (one buffer reference each, no copy) and
-// sent as writes complete, so a slow viewer skips stale frames instead of growing a backlog, and
-// never slows the others. A socket that completes no write for `stallMs` is closed with 1013.
+// A frame that fits under the limit of unsent bytes is sent as it comes. Otherwise only the newest
+// frame of each camera is held (one buffer reference each, no copy) and sent as writes complete,
+// so a slow viewer skips stale frames instead of growing a backlog, and never slows the others.
+// A socket that completes no write for `stallMs` is closed with 1013.
+//
+// Frames are written to the TCP socket as ready-made WebSocket frames (frames/ws-frame.ts), the
+// same buffer for every viewer. That is safe beside ws's own writes (pong, close) because each is
+// a whole frame written synchronously: with permessage-deflate off (app.ts), ws queues nothing.
+// Only while the socket is open and not closing, so ws's close frame is always the last.
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
+import type { ViewerMessage } from '../frames/frame.js';
 import { Close, CloseReason } from '../errors.js';
 
 export interface ViewerLimits {
@@ -19,11 +26,11 @@ export interface ViewerCounters {
 
 export class ViewerSocket {
   /** Newest unsent message per camera while the socket is over its limit. */
-  private readonly pending = new Map<string, Buffer>();
+  private readonly pending = new Map<string, ViewerMessage>();
   /** When a write last completed (or the socket had nothing unsent). */
   private lastProgress = Date.now();
   private closing = false;
-  /** One bound callback per viewer, reused for every send (no per-frame closure). */
+  /** One bound callback per viewer, reused for every write (no per-frame closure). */
   private readonly onWritten = (): void => {
     this.lastProgress = Date.now();
     if (this.pending.size > 0) this.flush();
@@ -31,6 +38,7 @@ export class ViewerSocket {
 
   constructor(
     readonly ws: WebSocket,
+    private readonly socket: Socket,
     private readonly limits: ViewerLimits,
     private readonly counters: ViewerCounters,
   ) {}
@@ -45,30 +53,33 @@ export class ViewerSocket {
   }
 
   /** Offers the newest message of a camera. */
-  offer(camera: string, msg: Buffer): void {
+  offer(camera: string, msg: ViewerMessage): void {
     if (!this.open) return;
     if (this.pending.size === 0 && this.fits(msg)) {
-      this.counters.sent++;
-      this.ws.send(msg, this.onWritten);
+      this.write(msg);
       return;
     }
     if (this.pending.has(camera)) this.counters.skipped++;
     this.pending.set(camera, msg);
   }
 
+  private write(msg: ViewerMessage): void {
+    this.counters.sent++;
+    this.socket.write(msg.framed, this.onWritten);
+  }
+
   /** Unsent bytes stay under the limit; a frame larger than the limit goes alone. */
-  private fits(msg: Buffer): boolean {
+  private fits(msg: ViewerMessage): boolean {
     const buffered = this.ws.bufferedAmount;
-    return buffered === 0 || buffered + msg.length <= this.limits.maxBufferBytes;
+    return buffered === 0 || buffered + msg.framed.length <= this.limits.maxBufferBytes;
   }
 
   /** Sends held-back frames as far as they fit; the rest wait for the next completed write. */
   private flush(): void {
     for (const [camera, msg] of this.pending) {
-      if (!this.fits(msg)) return;
+      if (!this.open || !this.fits(msg)) return;
       this.pending.delete(camera);
-      this.counters.sent++;
-      this.ws.send(msg, this.onWritten);
+      this.write(msg);
     }
   }
 

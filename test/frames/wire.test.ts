@@ -3,6 +3,11 @@ import { pyJsonObject, pyJsonString, pushMessage, pullMessage, splitMessage } fr
 import { compareIds, parseStreamKey, streamKey } from '../../src/frames/keys.js';
 import { validateUpload } from '../../src/frames/validate.js';
 import type { StoredFrame } from '../../src/frames/frame.js';
+import { wsHeaderLength, writeWsHeader } from '../../src/frames/ws-frame.js';
+import * as ws from 'ws';
+
+// ws's own framing, the reference: what ws.send would write for the same payload.
+const wsSenderFrame = (ws as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender.frame;
 
 describe('wire format', () => {
   it('writes JSON strings as Python json.dumps does', () => {
@@ -22,12 +27,34 @@ describe('wire format', () => {
     };
     const push = pushMessage(f);
     expect(pushMessage(f)).toBe(push); // cached: the same buffer for every viewer
-    const p = splitMessage(push)!;
+    const p = splitMessage(push.payload)!;
     expect(p.header).toBe('{"key": "cam 1", "warnings": "{\\"warning_no_hardhat\\":{\\"count\\":2}}", "cone_polygons": "[]", "pole_polygons": "", "detection_items": "[[1,2,3,4,0.9,0]]", "width": "640", "height": "480"}');
     expect(p.image.equals(f.frame)).toBe(true);
-    const pull = splitMessage(pullMessage(f))!;
+    const pull = splitMessage(pullMessage(f).payload)!;
     expect(Object.keys(JSON.parse(pull.header))).toEqual(['id', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height']);
     expect(JSON.parse(pull.header).id).toBe('1700000000000-3');
+  });
+});
+
+describe('WebSocket framing', () => {
+  it.each([0, 5, 125, 126, 65535, 65536, 100_000, 2 ** 24 + 3])('frames a %i-byte payload as ws.send does', (n) => {
+    const payload = Buffer.alloc(n, 0x61);
+    const framed = Buffer.alloc(wsHeaderLength(n) + n);
+    writeWsHeader(framed, n);
+    payload.copy(framed, wsHeaderLength(n));
+    const reference = Buffer.concat(wsSenderFrame(payload, { fin: true, rsv1: false, opcode: 2, mask: false, readOnly: false }));
+    expect(framed.equals(reference)).toBe(true);
+  });
+
+  it('caches one framed buffer per message, the payload a view into it', () => {
+    const f: StoredFrame = {
+      label: 'site', key: 'cam', id: '1-0', frame: Buffer.alloc(70_000, 0xff),
+      warnings: '', conePolygons: '', polePolygons: '', detectionItems: '', width: '0', height: '0',
+    };
+    const m = pushMessage(f);
+    expect(m.framed.length).toBe(10 + m.payload.length);
+    expect(m.payload.buffer).toBe(m.framed.buffer);
+    expect(m.framed.subarray(10).equals(m.payload)).toBe(true);
   });
 });
 
