@@ -31,6 +31,13 @@ import { fmt, markdownTable, median, slope } from './lib/stats.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SERVICE_MAIN = path.join(REPO, 'dist', 'src', 'main.js');
+/** The Node.js flags `npm start` runs the service with (package.json), so the bench measures the same. */
+const SERVICE_NODE_FLAGS = (() => {
+  const start = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).scripts?.start ?? '';
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/src\/main\.js/.exec(start);
+  if (!m) throw new Error(`package.json's start script does not run "node [flags] dist/src/main.js": ${start}`);
+  return m[1].trim().split(/\s+/).filter(Boolean);
+})();
 const LABEL = 'bench';
 const SEQ_FLOOR = 1_000_000; // framebench's measured frames start here; warm-up frames below
 const SLOW_RATE = 100_000; // bytes/s read by the slow viewer
@@ -243,8 +250,7 @@ async function startServer(side, store, tag) {
     };
     if (redis) env.REDIS_URL = redis.url;
     if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
-    srv.child = startChild('service', process.execPath, [SERVICE_MAIN], { env, cwd: REPO, stdout: logFile, raiseFds: true });
-    srv.auth = ['--login', `admin:${password}`];
+    srv.child = startChild('service', process.execPath, [...SERVICE_NODE_FLAGS, SERVICE_MAIN], { env, cwd: REPO, stdout: logFile, raiseFds: true });
     srv.getToken = async () => {
       const res = await fetch(`${url}/login`, {
         method: 'POST', headers: { 'content-type': 'application/json' },
@@ -256,6 +262,10 @@ async function startServer(side, store, tag) {
     };
     try {
       await waitHttp(`${url}/healthz`, { child: srv.child, what: 'the service', timeoutMs: 60_000 });
+      // framebench gets a token, as it does for the bare server, not --login: logging in makes it
+      // load fetch (undici), which grows its young heap; its GC then runs full collections under
+      // 400 MB/s of frames and slows the measuring client itself (measured: +50% client CPU, +3 ms p50).
+      srv.auth = ['--token', await srv.getToken()];
     } catch (err) {
       await stopChild(srv.child, 2000);
       throw new Error(`${err.message}\n--- service log ---\n${tail(logFile, 15)}`);
