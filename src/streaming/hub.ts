@@ -41,7 +41,7 @@ export class Hub {
   private readonly channels = new Map<string, Channel>();
   private readonly viewers = new Set<ViewerSocket>();
   readonly counters: ViewerCounters = { sent: 0, skipped: 0, stalled: 0 };
-  private readonly stallTimer: NodeJS.Timeout;
+  private readonly tickTimer: NodeJS.Timeout;
 
   constructor(
     private readonly store: FrameStore,
@@ -49,11 +49,11 @@ export class Hub {
     private readonly log: FastifyBaseLogger,
   ) {
     const every = Math.max(50, Math.min(1000, Math.floor(limits.stallMs / 4)));
-    this.stallTimer = setInterval(() => {
+    this.tickTimer = setInterval(() => {
       const now = Date.now();
-      for (const v of this.viewers) v.checkStall(now);
+      for (const v of this.viewers) v.tick(now);
     }, every);
-    this.stallTimer.unref();
+    this.tickTimer.unref();
   }
 
   get viewerCount(): number {
@@ -61,7 +61,7 @@ export class Hub {
   }
 
   /** Per-viewer backlog, for metrics and tests. */
-  backlogs(): Array<{ bufferedBytes: number; pendingFrames: number }> {
+  backlogs(): Array<ViewerSocket['backlog']> {
     return [...this.viewers].map((v) => v.backlog);
   }
 
@@ -159,7 +159,7 @@ export class Hub {
 
   /** Closes every viewer (1001) and stops the timer: part of a graceful shutdown. */
   close(): void {
-    clearInterval(this.stallTimer);
+    clearInterval(this.tickTimer);
     for (const v of this.viewers) v.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
     for (const ch of [...this.channels.values()]) this.drop(ch);
     this.log.debug('hub closed');

@@ -1,8 +1,13 @@
 // One viewer's outgoing side: a bounded, latest-wins queue in front of a WebSocket.
-// A frame that fits under the limit of unsent bytes is sent as it comes. Otherwise only the newest
-// frame of each camera is held (one buffer reference each, no copy) and sent as writes complete,
-// so a slow viewer skips stale frames instead of growing a backlog, and never slows the others.
-// A socket that completes no write for `stallMs` is closed with 1013.
+// A frame that fits under the viewer's budget of unsent bytes is sent as it comes. Otherwise only
+// the newest frame of each camera is held (one buffer reference each, no copy) and sent as writes
+// complete, so a slow viewer skips stale frames instead of growing a backlog, and never slows the
+// others. A socket that completes no write for `stallMs` is closed with 1013.
+//
+// The budget is `maxBufferBytes` while the viewer keeps up. One that stays behind gets about one
+// second of what it actually drains: unsent bytes are frames it will see late, so at 100 KB/s a
+// 1 MiB budget would show it frames 10 s old, and one second of its pace shows them about 1 s old
+// (plus what the kernel holds, see tcp-tuning.ts), with more skipped in between.
 //
 // Frames are written to the TCP socket as ready-made WebSocket frames (frames/ws-frame.ts), the
 // same buffer for every viewer. That is safe beside ws's own writes (pong, close) because each is
@@ -18,6 +23,9 @@ export interface ViewerLimits {
   stallMs: number;
 }
 
+/** How much of its own drain rate a viewer that stays behind may have unsent. */
+const BEHIND_BUDGET_SECONDS = 1;
+
 export interface ViewerCounters {
   sent: number;
   skipped: number;
@@ -30,6 +38,13 @@ export class ViewerSocket {
   /** When a write last completed (or the socket had nothing unsent). */
   private lastProgress = Date.now();
   private closing = false;
+  /** Unsent bytes allowed now: maxBufferBytes, or about a second of its pace for one behind. */
+  private budget: number;
+  /** Bytes written to the socket by this queue, and the drain and time at the last tick. */
+  private written = 0;
+  private drainedAtTick = 0;
+  private tickAt = Date.now();
+  private behindAtTick = false;
   /** One bound callback per viewer, reused for every write (no per-frame closure). */
   private readonly onWritten = (): void => {
     this.lastProgress = Date.now();
@@ -41,11 +56,13 @@ export class ViewerSocket {
     private readonly socket: Socket,
     private readonly limits: ViewerLimits,
     private readonly counters: ViewerCounters,
-  ) {}
+  ) {
+    this.budget = limits.maxBufferBytes;
+  }
 
-  /** Unsent bytes and frames held back: what this viewer costs the server right now. */
-  get backlog(): { bufferedBytes: number; pendingFrames: number } {
-    return { bufferedBytes: this.ws.bufferedAmount, pendingFrames: this.pending.size };
+  /** Unsent bytes, frames held back and the current budget: what this viewer costs the server now. */
+  get backlog(): { bufferedBytes: number; pendingFrames: number; budgetBytes: number } {
+    return { bufferedBytes: this.ws.bufferedAmount, pendingFrames: this.pending.size, budgetBytes: this.budget };
   }
 
   get open(): boolean {
@@ -65,13 +82,14 @@ export class ViewerSocket {
 
   private write(msg: ViewerMessage): void {
     this.counters.sent++;
+    this.written += msg.framed.length;
     this.socket.write(msg.framed, this.onWritten);
   }
 
-  /** Unsent bytes stay under the limit; a frame larger than the limit goes alone. */
+  /** Unsent bytes stay within the budget; a frame larger than the budget goes alone. */
   private fits(msg: ViewerMessage): boolean {
     const buffered = this.ws.bufferedAmount;
-    return buffered === 0 || buffered + msg.framed.length <= this.limits.maxBufferBytes;
+    return buffered === 0 || buffered + msg.framed.length <= this.budget;
   }
 
   /** Sends held-back frames as far as they fit; the rest wait for the next completed write. */
@@ -84,14 +102,30 @@ export class ViewerSocket {
   }
 
   /**
-   * Called by the hub's timer: closes a socket that has had unsent bytes and completed no write for
-   * stallMs. Progress is a completed write, not a lower bufferedAmount: a slow reader's TCP window
-   * opens in bursts, and between bursts a flush of held-back frames can raise the count while the
-   * socket is in fact moving.
+   * Called by the hub's timer (every second or less). Sets the budget from the pace of a viewer
+   * that was behind at this tick and the last, and closes a socket that has had unsent bytes and
+   * completed no write for stallMs. Progress is a completed write, not a lower bufferedAmount: a
+   * slow reader's TCP window opens in bursts, and between bursts a flush of held-back frames can
+   * raise the count while the socket is in fact moving.
    */
-  checkStall(now: number): void {
+  tick(now: number): void {
     if (!this.open) return;
-    if (this.ws.bufferedAmount === 0) this.lastProgress = now;
+    const unsent = this.ws.bufferedAmount;
+    const drained = this.written - unsent; // bytes the kernel took: writes complete in order
+    const behind = unsent > 0 || this.pending.size > 0;
+    if (!behind) this.budget = this.limits.maxBufferBytes;
+    else if (this.behindAtTick && now > this.tickAt) {
+      // Averaged with the last budget: writes complete in bursts (Node writes the frames queued
+      // behind a pending write as one writev), so one interval may see none complete.
+      const pace = ((drained - this.drainedAtTick) * 1000) / (now - this.tickAt);
+      const target = Math.min(this.limits.maxBufferBytes, pace * BEHIND_BUDGET_SECONDS);
+      this.budget = Math.round((this.budget + target) / 2);
+    }
+    this.behindAtTick = behind;
+    this.drainedAtTick = drained;
+    this.tickAt = now;
+
+    if (unsent === 0) this.lastProgress = now;
     else if (now - this.lastProgress >= this.limits.stallMs) {
       this.counters.stalled++;
       this.close(Close.TRY_AGAIN_LATER, CloseReason.TOO_SLOW);

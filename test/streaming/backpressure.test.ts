@@ -91,6 +91,42 @@ describe('backpressure', () => {
     }
   });
 
+  it('budgets a viewer that stays behind about a second of its own pace, and a fast one the full limit', async () => {
+    const big = 1024 * 1024;
+    // The default stall time, so the budget is set every second. (Node writes the frames queued
+    // behind a pending write in one writev that completes as a whole, so the first full budget
+    // takes a slow viewer several seconds to drain.)
+    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(big) });
+    try {
+      const token = await quick.token('admin');
+      const label = uniqueLabel();
+      await flood(label, 0, 1, quick, token);
+      const slow = await connect(quick.url, `/ws/labels/${label}`, token);
+      const fast = await connect(quick.url, `/ws/labels/${label}`, token);
+      await slow.until(() => slow.frames.length === 2);
+      // The slow one reads about 5 messages (320 KB) a second.
+      slow.ws.pause();
+      slow.ws.on('message', () => slow.ws.pause());
+      const reader = setInterval(() => slow.ws.resume(), 200);
+      const until = Date.now() + 6000;
+      let s = 1;
+      while (Date.now() < until) await flood(label, s++, 1, quick, token);
+      const budgets = quick.hub.backlogs().map((b) => b.budgetBytes).sort((a, b) => a - b);
+      clearInterval(reader);
+      // The slow viewer's budget follows its pace (320 KB/s, give or take the kernel's bursts), far
+      // under the limit; the fast one keeps the limit.
+      expect(budgets[0]).toBeGreaterThan(0);
+      expect(budgets[0]).toBeLessThan(big / 2);
+      expect(budgets[1]).toBe(big);
+      expect(slow.closed).toBeNull();
+      await fast.until(() => fast.frames.length === 2 * s, 5000, 'every frame for the fast viewer');
+      slow.close();
+      fast.close();
+    } finally {
+      await quick.stop();
+    }
+  });
+
   it('closes a viewer that stops reading for the stall time with 1013', async () => {
     const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
     try {
