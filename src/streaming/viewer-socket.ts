@@ -33,7 +33,7 @@ export interface ViewerCounters {
 }
 
 export class ViewerSocket {
-  /** Newest unsent message per camera while the socket is over its limit. */
+  /** Newest unsent message per camera while the socket is over its budget. */
   private readonly pending = new Map<string, ViewerMessage>();
   /** When a write last completed (or the socket had nothing unsent). */
   private lastProgress = Date.now();
