@@ -105,7 +105,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     tcpNotsentLowat: config.viewerTcpNotsentLowat,
   }, app.log);
   if (config.viewerTcpNotsentLowat > 0 && !tcpTuningAvailable) {
-    app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or node-gyp rebuild): ' +
+    app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or npm run install): ' +
       'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
   }
   const metrics = new Metrics(hub);

@@ -46,7 +46,7 @@ describe.skipIf(process.platform !== 'linux')('TCP tuning of viewer sockets', ()
   afterAll(async () => svc?.stop());
 
   it('has the native addon (build/Release/tcp_tuning.node, built by npm ci)', () => {
-    expect(tcpTuningAvailable, 'native addon missing: run npm ci (or npx node-gyp rebuild)').toBe(true);
+    expect(tcpTuningAvailable, 'native addon missing: run npm ci (or npm run install)').toBe(true);
   });
 
   it('sets TCP_NOTSENT_LOWAT on push and pull viewer sockets (128 KiB by default)', async () => {
