@@ -1,4 +1,4 @@
-// The accounts part of the service, assembled: database, sessions (Redis or SQL), pushes, caches,
+// The accounts part of the service, assembled: database, sessions, pushes, caches,
 // the Authenticator, the HTTP routes and what the CLI and tests need.
 import type { FastifyPluginAsync } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -10,7 +10,7 @@ import { openDatabase, type Database } from '../db/database.js';
 import type { Authenticator } from './authenticator.js';
 import type { Role } from './principal.js';
 import { TokenService } from './tokens.js';
-import { RedisSessionStore, SqlSessionStore, type SessionStore } from './sessions.js';
+import { SqlSessionStore } from './sessions.js';
 import { LocalEventBus, RedisEventBus, type EventBus } from './events.js';
 import { MemoryLoginLimiter, RedisLoginLimiter, type LoginLimiter } from './login-limiter.js';
 import { SessionAuthenticator } from './session-authenticator.js';
@@ -55,8 +55,6 @@ export interface Accounts {
   readonly redis: Redis | null;
   /** The service behind the routes (CLI). */
   readonly service: AccountsService;
-  /** Where sessions live. */
-  readonly sessionBackend: 'redis' | 'sql';
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -75,7 +73,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** SQL sessions: how often expired rows are deleted. */
+/** How often expired sessions are deleted. */
 const PURGE_EVERY_MS = 10 * 60 * 1000;
 /** With Redis (pushes reach every instance), cached entries are still re-read after this long. */
 const REDIS_CACHE_MAX_AGE_MS = 60_000;
@@ -96,7 +94,7 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
       maxPerIp: opts.loginIpMaxFailures ?? config.loginMaxFailures * 5,
       windowMs: config.loginWindowMs,
     };
-    let store: SessionStore;
+    const store = new SqlSessionStore(database.db);
     let limiter: LoginLimiter;
     if (config.redisUrl) {
       const r = connectRedis(config.redisUrl, 'framestream-accounts');
@@ -110,11 +108,9 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
       closers.unshift(() => rbus.close());
       await rbus.start(opts.redisTimeoutMs ?? 5000);
       bus = rbus;
-      store = new RedisSessionStore(r, config.redisPrefix, config.refreshTokenTtlSec * 1000);
       limiter = new RedisLoginLimiter(r, config.redisPrefix, limits);
     } else {
       bus = new LocalEventBus(log);
-      store = new SqlSessionStore(database.db);
       limiter = new MemoryLoginLimiter(limits);
     }
 
@@ -133,20 +129,17 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
       log,
     );
     const sessions = new SessionManager(tokens, store, bus, authenticator, log);
-    const service = new AccountsService(repo, sessions, store, bus, limiter, log);
+    const service = new AccountsService(repo, sessions, bus, limiter, log);
     const routes = accountsRoutes(service, authenticator);
 
-    let purge: NodeJS.Timeout | null = null;
-    if (store.kind === 'sql') {
-      const run = () =>
-        store.purgeExpired().then(
-          (n) => n > 0 && log.debug({ sessions: n }, 'expired sessions deleted'),
-          (err: unknown) => log.warn({ err: (err as Error).message }, 'could not delete expired sessions'),
-        );
-      void run();
-      purge = setInterval(() => void run(), PURGE_EVERY_MS);
-      purge.unref();
-    }
+    const purgeExpired = () =>
+      store.purgeExpired().then(
+        (n) => n > 0 && log.debug({ sessions: n }, 'expired sessions deleted'),
+        (err: unknown) => log.warn({ err: (err as Error).message }, 'could not delete expired sessions'),
+      );
+    void purgeExpired();
+    const purge = setInterval(() => void purgeExpired(), PURGE_EVERY_MS);
+    purge.unref();
     void warmPasswords();
 
     let closed: Promise<void> | null = null;
@@ -155,7 +148,6 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
       routes,
       redis,
       service,
-      sessionBackend: store.kind,
       createUser: (input) => service.createUser(input),
       issueTokens: (username) => service.issueTokens(username),
       ensureFirstAdmin: () => service.ensureFirstAdmin(config.adminUsername, config.adminPassword),
@@ -171,7 +163,7 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
       },
       close() {
         closed ??= (async () => {
-          if (purge) clearInterval(purge);
+          clearInterval(purge);
           authenticator.close();
           for (const c of closers) await c().catch(() => {});
           await database.close().catch(() => {});
@@ -179,7 +171,7 @@ export async function createAccounts(config: Config, opts: AccountsOptions): Pro
         return closed;
       },
     };
-    log.debug({ database: database.where, sessions: store.kind }, 'accounts ready');
+    log.debug({ database: database.where }, 'accounts ready');
     return accounts;
   } catch (err) {
     for (const c of closers) await c().catch(() => {});

@@ -25,7 +25,7 @@ export interface UserSitesTable {
   site_id: number;
 }
 
-/** Sessions when Redis is not configured (with Redis they live there: see auth/sessions.ts). */
+/** Sessions (always here, never in Redis: see auth/sessions.ts). */
 export interface SessionsTable {
   jti: string;
   user_id: number;

@@ -3,7 +3,6 @@ import { Errors, rateLimited } from '../errors.js';
 import { canChangeOwnPassword, type Principal, type Role } from '../auth/principal.js';
 import { generatePassword, hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { SessionManager, TokenPair } from '../auth/session-manager.js';
-import type { SessionStore } from '../auth/sessions.js';
 import type { EventBus } from '../auth/events.js';
 import type { LoginLimiter } from '../auth/login-limiter.js';
 import { guarded, isUniqueViolation, mapStoreError } from '../db/errors.js';
@@ -43,7 +42,6 @@ export class AccountsService {
   constructor(
     private readonly repo: AccountsRepository,
     private readonly sessions: SessionManager,
-    private readonly sessionStore: SessionStore,
     private readonly bus: EventBus,
     private readonly limiter: LoginLimiter,
     private readonly log: ServiceLog,
@@ -195,8 +193,7 @@ export class AccountsService {
         return sessionIds;
       }),
     );
-    if (this.sessionStore.kind === 'sql') await this.sessions.announceEnded(cascaded);
-    else await this.sessions.endAllForUser(id);
+    await this.sessions.announceEnded(cascaded);
     await this.bus.publish({ type: 'users-changed', userIds: [id] });
     this.log.info({ userId: id }, 'user deleted');
   }
