@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench — the performance benchmark of issue 11 (not part of the test suite).
+// npm run bench — the performance benchmark (not part of the test suite).
 //
 // For each frame store (memory, redis) it runs framebench's scenarios against the built service
 // (`node dist/src/main.js`) and against ../shared/bench/bareserver.mjs (the bare limit: in memory,
@@ -185,7 +185,7 @@ console.log(`kernel: net.ipv4.tcp_notsent_lowat=${kernel.tcp_notsent_lowat} net.
 const raw = []; // every measured run
 const slowRuns = [];
 const commandRuns = [];
-const problems = []; // what the lead should know: failed runs, missed absolute targets, log errors
+const problems = []; // what the reader should know: failed runs, missed absolute targets, log errors
 
 function stamp() {
   const s = Math.floor((Date.now() - t0) / 1000);

@@ -1,5 +1,6 @@
 // buildApp(config): the whole service as one Fastify instance, in layers: framework plugins, then
-// the service's parts (frame store, accounts, hub), then routes. main.ts only starts it; tests
+// the shared connections and the service's parts (frame store, accounts, hub), then routes. This is
+// the composition root: every part gets what it needs from here. main.ts only starts it; tests
 // build it the same way and listen on a random port.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
@@ -8,7 +9,10 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from './config.js';
-import { Close, CloseReason, Errors } from './errors.js';
+import { Close, CloseReason, rateLimited } from './errors.js';
+import { httpReply } from './error-mapping.js';
+import { openConnections, type Connections } from './connections.js';
+import { createAccounts, type Accounts } from './accounts.js';
 import type { FrameStore } from './frames/store.js';
 import { openFrameStore } from './frames/open-store.js';
 import { Hub } from './streaming/hub.js';
@@ -16,13 +20,12 @@ import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
-import { createAccounts, type Accounts } from './auth/accounts.js';
 import { requireAuth } from './auth/guard.js';
-import { labelsRateLimit, rateLimitPluginOptions } from './auth/rate-limits.js';
 
 export interface Service {
   app: FastifyInstance;
   config: Config;
+  connections: Connections;
   store: FrameStore;
   accounts: Accounts;
   hub: Hub;
@@ -42,19 +45,6 @@ export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
 }
 
-/** Turns any error into the catalogue's JSON shape {detail, code} with its status. */
-function errorReply(err: FastifyError): { status: number; code: string; detail: string } {
-  const status = err.statusCode ?? 500;
-  if (err.code && err.code in Errors && status < 500) return { status, code: err.code, detail: err.message };
-  if (err.validation) return { status: 422, code: 'VALIDATION', detail: err.message };
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'PAYLOAD_TOO_LARGE', detail: 'request body is too large' };
-  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: err.message };
-  if (status === 429) return { status, code: 'RATE_LIMITED', detail: err.message };
-  if (status === 503) return { status, code: err.code && err.code in Errors ? err.code : 'STORE_UNAVAILABLE', detail: err.message };
-  if (status >= 400 && status < 500) return { status, code: 'BAD_REQUEST', detail: err.message };
-  return { status: 500, code: 'INTERNAL', detail: 'Internal server error' };
-}
-
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<Service> {
   const app = Fastify({
     logger: opts.logger ?? {
@@ -70,7 +60,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   // --- framework plugins
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const r = errorReply(err);
+    const r = httpReply(err);
     if (r.status >= 500) req.log.error({ err }, 'request failed');
     const retryAfter = (err as { retryAfter?: unknown }).retryAfter;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
@@ -90,14 +80,31 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  // --- the service's parts
-  const store = await openFrameStore(config, app.log);
-  const accounts = await createAccounts(config, { log: app.log, schema: opts.dbSchema }).catch(async (err: unknown) => {
-    await store.close();
+  // --- the shared connections and the service's parts
+  const connections = await openConnections(config, { log: app.log, dbSchema: opts.dbSchema });
+  let store: FrameStore | null = null;
+  let accounts: Accounts | null = null;
+  try {
+    store = await openFrameStore(config, connections, app.log);
+    accounts = await createAccounts(config, connections, { log: app.log });
+  } catch (err) {
+    await Promise.allSettled([store?.close(), accounts?.close()]);
+    await connections.close();
     throw err;
+  }
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([store!.close(), accounts!.close()]);
+    await connections.close();
   });
-  // Rate-limit counters live in Redis when configured, so every instance shares them.
-  await app.register(rateLimit, rateLimitPluginOptions(config, accounts.redis));
+  // Only routes that ask are limited (global: false). With Redis the counters live under
+  // <REDIS_PREFIX>rate:, so every instance shares them; a Redis hiccup lets requests through rather
+  // than turning each into a 500.
+  await app.register(rateLimit, {
+    global: false,
+    ...(connections.redis ? { redis: connections.redis.client, nameSpace: `${config.redisPrefix}rate:` } : {}),
+    skipOnError: true,
+    errorResponseBuilder: (_req, ctx) => rateLimited(ctx.ttl / 1000),
+  });
   const hub = new Hub(store, {
     maxBufferBytes: config.viewerMaxBufferBytes,
     stallMs: config.viewerStallMs,
@@ -131,7 +138,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       hub,
       authenticator: accounts.authenticator,
       requireAuth: guard,
-      labelsRateLimit: labelsRateLimit(config),
     });
     await ingestRoutes(scope, {
       config,
@@ -140,11 +146,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       requireAuth: guard,
       onStored: () => metrics.framesStored.inc(),
     });
-    await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => accounts.ping() });
+    await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
   });
 
-  app.addHook('onClose', async () => {
-    await Promise.allSettled([store.close(), accounts.close()]);
-  });
-  return { app, config, store, accounts, hub };
+  return { app, config, connections, store, accounts, hub };
 }

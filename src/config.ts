@@ -29,7 +29,7 @@ export interface Config {
   refreshTokenTtlSec: number;
 
   redisUrl: string | null;
-  /** Prefix for every Redis key this service owns (sessions, rate limits); never for frame streams. */
+  /** Prefix for every Redis key and channel this service owns (rate limits, account events); never for frame streams. */
   redisPrefix: string;
   databaseUrl: string | null;
   dataDir: string;

@@ -1,6 +1,7 @@
 // The one catalogue of errors this service returns. Each has a stable code (clients may branch on
 // it), an HTTP status and a message for a person. Replies are {"detail": message, "code": code}
-// (`detail` is what the old FastAPI backend sent, so old clients keep reading it).
+// (`detail` is what the old FastAPI backend sent, so old clients keep reading it). How other errors
+// (the framework's, the drivers') become these: error-mapping.ts.
 import createError from '@fastify/error';
 
 export const Errors = {
@@ -23,6 +24,7 @@ export const Errors = {
   RATE_LIMITED: createError('RATE_LIMITED', 'Too many requests, retry in %s seconds', 429),
   STORE_UNAVAILABLE: createError('STORE_UNAVAILABLE', 'Frame store unavailable, try again shortly', 503),
   DB_UNAVAILABLE: createError('DB_UNAVAILABLE', 'Accounts database unavailable, try again shortly', 503),
+  REDIS_UNAVAILABLE: createError('REDIS_UNAVAILABLE', 'Redis unavailable, try again shortly', 503),
   INTERNAL: createError('INTERNAL', 'Internal server error', 500),
 } as const;
 
@@ -55,4 +57,5 @@ export const CloseReason = {
   SHUTDOWN: 'Server shutting down',
   TOO_MANY_VIEWERS: 'Too many viewers',
   STORE_UNAVAILABLE: 'Frame store unavailable',
+  SERVICE_UNAVAILABLE: 'Service unavailable',
 } as const;

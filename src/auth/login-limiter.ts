@@ -2,7 +2,8 @@
 // a fixed window that starts at the first failure. Redis when configured (every instance shares the
 // counts), else this process's memory (bounded).
 import type { Redis } from 'ioredis';
-import { guarded } from '../db/errors.js';
+import { redisError, mapped } from '../error-mapping.js';
+import { execOk } from '../redis/connections.js';
 
 export interface LoginLimits {
   /** Failures per username within the window before further attempts get 429. */
@@ -86,14 +87,11 @@ export class RedisLoginLimiter implements LoginLimiter {
   }
 
   retryAfter(username: string, ip: string): Promise<number> {
-    return guarded(async () => {
+    return mapped(redisError, async () => {
       const keys = [this.k(userKey(username)), this.k(ipKey(ip))];
       const p = this.redis.pipeline();
       for (const key of keys) p.get(key).pttl(key);
-      const r = ((await p.exec()) ?? []).map(([err, v]) => {
-        if (err) throw err;
-        return v;
-      });
+      const r = await execOk(p);
       let wait = 0;
       const maxes = [this.limits.maxPerUser, this.limits.maxPerIp];
       for (let i = 0; i < 2; i++) {
@@ -106,19 +104,18 @@ export class RedisLoginLimiter implements LoginLimiter {
   }
 
   recordFailure(username: string, ip: string): Promise<void> {
-    return guarded(async () => {
+    return mapped(redisError, async () => {
       const p = this.redis.pipeline();
       for (const key of [this.k(userKey(username)), this.k(ipKey(ip))]) {
         // The window starts with the first failure: SET NX PX creates it, INCR keeps its TTL.
         p.set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key);
       }
-      const res = (await p.exec()) ?? [];
-      for (const [err] of res) if (err) throw err;
+      await execOk(p);
     });
   }
 
   clearUser(username: string): Promise<void> {
-    return guarded(async () => {
+    return mapped(redisError, async () => {
       await this.redis.del(this.k(userKey(username)));
     });
   }

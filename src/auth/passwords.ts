@@ -2,9 +2,19 @@
 // Hashing runs on libuv's thread pool, so it does not block the event loop.
 import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
+import { Errors } from '../errors.js';
 
 export const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 1024;
+
+/** The password rule (every way of setting a password checks it); throws 422 VALIDATION. */
+export function checkPassword(password: unknown, field = 'password'): string {
+  if (typeof password !== 'string' || password.length < PASSWORD_MIN) {
+    throw new Errors.VALIDATION(`${field} must be at least ${PASSWORD_MIN} characters`);
+  }
+  if (password.length > PASSWORD_MAX) throw new Errors.VALIDATION(`${field} must be at most ${PASSWORD_MAX} characters`);
+  return password;
+}
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password);

@@ -34,3 +34,16 @@ export function canManage(p: Principal): boolean {
 export function canChangeOwnPassword(p: Principal): boolean {
   return p.role !== 'guest';
 }
+
+/** What a Principal needs about its user (read by users/repository.ts; cached by the authenticator). */
+export interface UserRecord {
+  id: number;
+  username: string;
+  role: Role;
+  isActive: boolean;
+  sites: ReadonlySet<string>;
+}
+
+export function principalOf(user: UserRecord, sessionId: string): Principal {
+  return { userId: user.id, username: user.username, role: user.role, sessionId, sites: user.sites };
+}

@@ -7,7 +7,7 @@
 import { webcrypto } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { Errors } from '../errors.js';
-import { Lru } from './lru.js';
+import { Lru } from '../lib/lru.js';
 
 export type TokenType = 'access' | 'refresh';
 

@@ -10,7 +10,9 @@
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../config.js';
-import { createAccounts, type Accounts, type AccountsLog } from '../auth/accounts.js';
+import { openConnections, type Connections } from '../connections.js';
+import { createAccounts, type Accounts } from '../accounts.js';
+import type { Logger } from '../lib/log.js';
 import { ROLES, type Role } from '../auth/principal.js';
 import { generatePassword } from '../auth/passwords.js';
 
@@ -110,7 +112,7 @@ function one(args: string[], what: string): string {
 }
 
 async function run(accounts: Accounts, p: Parsed, config: Config, io: CliIo): Promise<void> {
-  const { service } = accounts;
+  const service = accounts.users;
   switch (p.command) {
     case 'create-user': {
       const username = one(p.args, 'username');
@@ -158,7 +160,7 @@ async function run(accounts: Accounts, p: Parsed, config: Config, io: CliIo): Pr
   }
 }
 
-const quietLog = (io: CliIo): AccountsLog => ({
+const quietLog = (io: CliIo): Logger => ({
   debug() {},
   info() {},
   warn(obj, msg) {
@@ -188,9 +190,12 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     }
     throw err;
   }
+  let conns: Connections | null = null;
   let accounts: Accounts | null = null;
   try {
-    accounts = await createAccounts(config, { log: quietLog(cio), schema: opts.schema });
+    const log = quietLog(cio);
+    conns = await openConnections(config, { log, dbSchema: opts.schema });
+    accounts = await createAccounts(config, conns, { log });
     await run(accounts, parsed, config, cio);
     return 0;
   } catch (err) {
@@ -202,6 +207,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
     return 1;
   } finally {
     await accounts?.close();
+    await conns?.close();
   }
 }
 

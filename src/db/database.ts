@@ -7,17 +7,37 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import { maskPassword, type Config } from '../config.js';
-import type { AccountsDb } from './schema.js';
+import type { AccountsDb, DbDialect } from './schema.js';
 import { migrateToLatest } from './migrations.js';
-
-export type DbDialect = 'sqlite' | 'postgres';
+import { databaseError } from '../error-mapping.js';
 
 export interface Database {
   db: Kysely<AccountsDb>;
   dialect: DbDialect;
   /** Where it is, for logs (no password). */
   where: string;
+  /** Resolves when the database answers within 2 s; else throws DB_UNAVAILABLE. */
+  ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+const PING_TIMEOUT_MS = 2000;
+
+/** `select 1` with a deadline: a hung pool must not hang readiness probes. */
+async function ping(db: Kysely<AccountsDb>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      sql`select 1`.execute(db),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (err) {
+    throw databaseError(err, true);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface OpenDatabaseOptions {
@@ -71,6 +91,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       db,
       dialect: 'postgres',
       where: maskPassword(config.databaseUrl) + (schema ? ` (schema ${schema})` : ''),
+      ping: () => ping(db),
       close: () => db.destroy(),
     };
   } else {
@@ -90,7 +111,7 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
         },
       }),
     });
-    database = { db, dialect: 'sqlite', where: file, close: () => db.destroy() };
+    database = { db, dialect: 'sqlite', where: file, ping: () => ping(db), close: () => db.destroy() };
   }
   try {
     // Fails fast (and clearly) when the database cannot be reached.

@@ -1,66 +1,77 @@
-// The accounts schema, one set of migrations for SQLite and PostgreSQL. Only the auto-increment id
-// column differs between the two, so each migration receives the dialect.
+// The database schema: one list of migrations for SQLite and PostgreSQL, applied in order of name.
+// A new migration is appended to MIGRATIONS (`0002_...`); an applied one is never edited. Only the
+// auto-increment id column differs between the dialects, so each migration receives it.
 import { Migrator, sql, type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import type { DbDialect } from './database.js';
+import type { DbDialect } from './schema.js';
 
-function migrations(dialect: DbDialect): Record<string, Migration> {
-  return {
-    '0001_accounts': {
-      async up(db: Kysely<unknown>) {
-        const id = (tb: CreateTableBuilder<string, never>) =>
-          dialect === 'postgres'
-            ? tb.addColumn('id', 'integer', (c) => c.primaryKey().generatedByDefaultAsIdentity())
-            : tb.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+type IdColumn = <T extends string>(tb: CreateTableBuilder<T, never>) => CreateTableBuilder<T, 'id'>;
 
-        await id(db.schema.createTable('users').ifNotExists())
-          .addColumn('username', 'varchar(64)', (c) => c.notNull().unique())
-          .addColumn('password_hash', 'varchar(255)', (c) => c.notNull())
-          .addColumn('role', 'varchar(32)', (c) => c.notNull())
-          .addColumn('is_active', 'integer', (c) => c.notNull().defaultTo(1))
-          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-          .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-          .addCheckConstraint('users_role_check', sql`role in ('admin', 'model_manager', 'user', 'guest')`)
-          .addCheckConstraint('users_is_active_check', sql`is_active in (0, 1)`)
-          .execute();
-
-        await id(db.schema.createTable('sites').ifNotExists())
-          .addColumn('name', 'varchar(200)', (c) => c.notNull().unique())
-          .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
-          .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
-          .execute();
-
-        await db.schema
-          .createTable('user_sites')
-          .ifNotExists()
-          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
-          .addColumn('site_id', 'integer', (c) => c.notNull().references('sites.id').onDelete('cascade'))
-          .addPrimaryKeyConstraint('user_sites_pk', ['user_id', 'site_id'])
-          .execute();
-        await db.schema.createIndex('user_sites_site_idx').ifNotExists().on('user_sites').column('site_id').execute();
-
-        await db.schema
-          .createTable('sessions')
-          .ifNotExists()
-          .addColumn('jti', 'varchar(64)', (c) => c.primaryKey())
-          .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
-          .addColumn('refresh_jti', 'varchar(64)', (c) => c.notNull())
-          .addColumn('expires_at', 'bigint', (c) => c.notNull())
-          .addColumn('created_at', 'bigint', (c) => c.notNull())
-          .execute();
-        await db.schema.createIndex('sessions_user_idx').ifNotExists().on('sessions').column('user_id').execute();
-        await db.schema.createIndex('sessions_expires_idx').ifNotExists().on('sessions').column('expires_at').execute();
-      },
-      async down(db: Kysely<unknown>) {
-        for (const t of ['sessions', 'user_sites', 'sites', 'users']) await db.schema.dropTable(t).ifExists().execute();
-      },
-    },
-  };
+interface SchemaMigration {
+  name: string;
+  up(db: Kysely<unknown>, id: IdColumn): Promise<void>;
+  down(db: Kysely<unknown>): Promise<void>;
 }
+
+function idColumn(dialect: DbDialect): IdColumn {
+  return (tb) =>
+    dialect === 'postgres'
+      ? tb.addColumn('id', 'integer', (c) => c.primaryKey().generatedByDefaultAsIdentity())
+      : tb.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
+
+const MIGRATIONS: SchemaMigration[] = [
+  {
+    name: '0001_accounts',
+    async up(db, id) {
+      await id(db.schema.createTable('users').ifNotExists())
+        .addColumn('username', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'varchar(255)', (c) => c.notNull())
+        .addColumn('role', 'varchar(32)', (c) => c.notNull())
+        .addColumn('is_active', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addCheckConstraint('users_role_check', sql`role in ('admin', 'model_manager', 'user', 'guest')`)
+        .addCheckConstraint('users_is_active_check', sql`is_active in (0, 1)`)
+        .execute();
+
+      await id(db.schema.createTable('sites').ifNotExists())
+        .addColumn('name', 'varchar(200)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('user_sites')
+        .ifNotExists()
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('site_id', 'integer', (c) => c.notNull().references('sites.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('user_sites_pk', ['user_id', 'site_id'])
+        .execute();
+      await db.schema.createIndex('user_sites_site_idx').ifNotExists().on('user_sites').column('site_id').execute();
+
+      await db.schema
+        .createTable('sessions')
+        .ifNotExists()
+        .addColumn('jti', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('refresh_jti', 'varchar(64)', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('sessions_user_idx').ifNotExists().on('sessions').column('user_id').execute();
+      await db.schema.createIndex('sessions_expires_idx').ifNotExists().on('sessions').column('expires_at').execute();
+    },
+    async down(db) {
+      for (const t of ['sessions', 'user_sites', 'sites', 'users']) await db.schema.dropTable(t).ifExists().execute();
+    },
+  },
+];
 
 class InCodeProvider implements MigrationProvider {
   constructor(private readonly dialect: DbDialect) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.dialect);
+    const id = idColumn(this.dialect);
+    return Object.fromEntries(MIGRATIONS.map((m) => [m.name, { up: (db: Kysely<unknown>) => m.up(db, id), down: m.down }]));
   }
 }
 

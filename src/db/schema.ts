@@ -3,6 +3,8 @@
 // milliseconds. Booleans are integers 0/1 (better-sqlite3 cannot bind booleans).
 import type { Generated } from 'kysely';
 
+export type DbDialect = 'sqlite' | 'postgres';
+
 export interface UsersTable {
   id: Generated<number>;
   username: string;

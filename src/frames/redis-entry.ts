@@ -1,15 +1,5 @@
-// Small pieces shared by the Redis frame store and its reader: the old backend's entry fields,
-// turning an entry into a StoredFrame, and logging an outage once instead of once per retry.
-import { Errors } from '../errors.js';
+// The old backend's stream entries: the fields XADD writes, and an entry read back as a StoredFrame.
 import type { FrameFields, StoredFrame } from './frame.js';
-
-/** A pino-like logger (Fastify's logger fits). */
-export interface Logger {
-  info(obj: unknown, msg?: string): void;
-  warn(obj: unknown, msg?: string): void;
-  error(obj: unknown, msg?: string): void;
-  debug(obj: unknown, msg?: string): void;
-}
 
 /** XADD field/value pairs, named exactly as the old backend wrote them (DESIGN.md §2). */
 export function entryFields(f: FrameFields): (string | Buffer)[] {
@@ -49,25 +39,4 @@ export function entryToFrame(label: string, key: string, id: string, fields: Buf
     width: text.width ?? '0',
     height: text.height ?? '0',
   };
-}
-
-/** What callers get when Redis cannot answer: a 503 with a stable code, the cause kept for logs. */
-export function unavailable(cause: unknown): Error {
-  return new Errors.STORE_UNAVAILABLE({ cause });
-}
-
-/** Remembers which parts are failing, so an outage is logged when it starts and when it ends. */
-export class Outages {
-  private readonly down = new Set<string>();
-  constructor(private readonly log: Logger) {}
-
-  fail(part: string, err: unknown): void {
-    if (this.down.has(part)) return;
-    this.down.add(part);
-    this.log.warn({ err: err instanceof Error ? err.message : String(err) }, `Redis frame store: ${part} failing`);
-  }
-
-  ok(part: string): void {
-    if (this.down.delete(part)) this.log.info({}, `Redis frame store: ${part} recovered`);
-  }
 }

@@ -7,7 +7,8 @@
 // would split the watched streams by slot (cluster-key-slot) and run one loop per group; everything
 // else here stays as is.
 import type { Redis } from 'ioredis';
-import type { Logger, Outages } from './redis-entry.js';
+import type { Logger } from '../lib/log.js';
+import type { Outages } from '../redis/connections.js';
 
 export interface WatchedStream {
   redisKey: string;

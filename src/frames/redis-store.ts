@@ -4,22 +4,26 @@
 // detection_items, width, height, trimmed with MAXLEN ~.
 //
 // Redis work per process does not grow with viewers (DESIGN.md §3):
-// - one connection for commands (auto-pipelined) and one for a single blocking XREAD loop
-//   (redis-reader.ts) over the streams of every label that has a listener; frames fan out in memory;
+// - the service's shared command connection (auto-pipelined) and a dedicated one for a single
+//   blocking XREAD loop (redis-reader.ts) over the streams of every label that has a listener;
+//   frames fan out in memory;
 // - an in-memory index label -> camera, filled by this process's appends at once and by a
 //   background SCAN every scanIntervalMs (never KEYS, never per request); labels() and keys()
 //   answer from it.
 import { ReplyError, type Redis } from 'ioredis';
-import { connectRedis, redisReady } from '../redis/connect.js';
+import { COMMAND_TIMEOUT_MS, Outages, type RedisConnections } from '../redis/connections.js';
+import { frameStoreError } from '../error-mapping.js';
+import { maskPassword } from '../config.js';
+import type { Logger } from '../lib/log.js';
 import type { FrameFields, StoredFrame } from './frame.js';
 import { compareIds, idTime, parseStreamKey, STREAM_PATTERN, streamKey } from './keys.js';
-import { entryFields, entryToFrame, Outages, unavailable, type Logger } from './redis-entry.js';
-import { maskPassword } from '../config.js';
+import { entryFields, entryToFrame } from './redis-entry.js';
 import { StreamReader, type Entry } from './redis-reader.js';
 import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
 
 export interface RedisFrameStoreOptions {
-  url: string;
+  /** The service's Redis connections (src/connections.ts): the store reads on a dedicated one. */
+  redis: RedisConnections;
   /** XADD MAXLEN ~ (about this many entries are kept per stream). */
   maxLen: number;
   /** How often to SCAN for streams written by other writers. */
@@ -27,7 +31,7 @@ export interface RedisFrameStoreOptions {
   /** A camera with no entry for this long leaves labels() and keys(). */
   idleMs: number;
   log: Logger;
-  /** How long ready()/open() wait for Redis (default 5 s). */
+  /** How long open() waits for the first SCAN (default 5 s). */
   connectTimeoutMs?: number;
   /** XREAD BLOCK (default 2 s): the longest a reader waits before it rebuilds its stream list. */
   blockMs?: number;
@@ -66,12 +70,9 @@ interface LabelState {
   loaded: Promise<void>;
 }
 
-const COMMAND_TIMEOUT_MS = 5000;
-
 export class RedisFrameStore implements FrameStore {
   readonly kind = 'redis' as const;
   private readonly cmd: Redis;
-  private readonly readConn: Redis;
   private readonly reader: StreamReader;
   private readonly outages: Outages;
   private readonly log: Logger;
@@ -84,35 +85,26 @@ export class RedisFrameStore implements FrameStore {
   private sweepFailing = false;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly idleRecheckMs: number;
-  private readonly readyPromise: Promise<void>;
   private closed = false;
   private closing: Promise<void> | null = null;
 
-  /** Opens the store; resolves once Redis answered and the first SCAN filled the index. */
+  /** Opens the store; resolves once the first SCAN filled the index (else rejects, store closed). */
   static async open(opts: RedisFrameStoreOptions): Promise<RedisFrameStore> {
-    const store = new RedisFrameStore(opts);
-    await store.ready();
+    const blockMs = opts.blockMs ?? 2000;
+    const readConn = await opts.redis.dedicated('framestore-reader', { commandTimeout: blockMs + COMMAND_TIMEOUT_MS });
+    const store = new RedisFrameStore(opts, readConn, blockMs);
+    await store.init(opts.connectTimeoutMs ?? 5000);
     return store;
   }
 
-  constructor(private readonly o: RedisFrameStoreOptions) {
+  private constructor(
+    private readonly o: RedisFrameStoreOptions,
+    private readonly readConn: Redis,
+    blockMs: number,
+  ) {
     this.log = o.log;
-    this.outages = new Outages(o.log);
-    const blockMs = o.blockMs ?? 2000;
-    // No resend after a reconnect: the caller was already told the command failed.
-    this.cmd = connectRedis(o.url, 'framestore', {
-      enableAutoPipelining: true,
-      commandTimeout: COMMAND_TIMEOUT_MS,
-      autoResendUnfulfilledCommands: false,
-    });
-    this.readConn = connectRedis(o.url, 'framestore-reader', {
-      commandTimeout: blockMs + COMMAND_TIMEOUT_MS,
-      autoResendUnfulfilledCommands: false,
-    });
-    for (const [conn, part] of [[this.cmd, 'command connection'], [this.readConn, 'reader connection']] as const) {
-      conn.on('error', (err: Error) => this.outages.fail(part, err));
-      conn.on('ready', () => this.outages.ok(part));
-    }
+    this.outages = new Outages(o.log, 'Redis frame store');
+    this.cmd = o.redis.client;
     // A stream found idle is read again this often, in case another writer brought it back.
     this.idleRecheckMs = o.idleRecheckMs ?? 10 * o.scanIntervalMs;
     this.reader = new StreamReader({
@@ -124,13 +116,6 @@ export class RedisFrameStore implements FrameStore {
       outages: this.outages,
       log: this.log,
     });
-    this.readyPromise = this.init(o.connectTimeoutMs ?? 5000);
-    this.readyPromise.catch(() => {}); // reported through ready(); never an unhandled rejection
-  }
-
-  /** Resolves once connected and indexed; rejects (and closes the store) if Redis is not reachable. */
-  ready(): Promise<void> {
-    return this.readyPromise;
   }
 
   private async init(timeoutMs: number): Promise<void> {
@@ -139,13 +124,11 @@ export class RedisFrameStore implements FrameStore {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
-      timeout.catch(() => {}); // it may fire while the connections' own wait is failing
-      await Promise.all([redisReady(this.cmd, timeoutMs, 'frame store'), redisReady(this.readConn, timeoutMs, 'frame store reader')]);
       await Promise.race([this.sweep(), timeout]);
     } catch (err) {
       await this.close();
       const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`Redis at ${maskPassword(this.o.url)} is not reachable: ${why}`, { cause: err });
+      throw new Error(`Redis at ${maskPassword(this.o.redis.url)} is not reachable: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
@@ -162,9 +145,9 @@ export class RedisFrameStore implements FrameStore {
     try {
       id = await this.cmd.xadd(redisKey, 'MAXLEN', '~', this.o.maxLen, '*', ...entryFields(fields));
     } catch (err) {
-      throw unavailable(err);
+      throw frameStoreError(err);
     }
-    if (id === null) throw unavailable(new Error('XADD returned no id'));
+    if (id === null) throw frameStoreError(new Error('XADD returned no id'));
     this.note(label, key, redisKey, id);
     // Local listeners get the frame now; the cursor keeps the reader from delivering it again.
     const ls = this.labelStates.get(label);
@@ -183,7 +166,7 @@ export class RedisFrameStore implements FrameStore {
     try {
       e = await this.newest(redisKey);
     } catch (err) {
-      throw unavailable(err);
+      throw frameStoreError(err);
     }
     return e ? entryToFrame(label, key, e[0].toString(), e[1]) : null;
   }
@@ -210,7 +193,7 @@ export class RedisFrameStore implements FrameStore {
   }
 
   async subscribe(label: string, listener: FrameListener): Promise<LabelSubscription> {
-    if (this.closed) throw unavailable(new Error('store closed'));
+    if (this.closed) throw frameStoreError(new Error('store closed'));
     let ls = this.labelStates.get(label);
     if (!ls) {
       const state: LabelState = { listeners: new Set(), watches: new Map(), loaded: Promise.resolve() };
@@ -222,7 +205,7 @@ export class RedisFrameStore implements FrameStore {
     try {
       await ls.loaded;
     } catch (err) {
-      throw unavailable(err);
+      throw frameStoreError(err);
     }
     // The last listener may have left while we waited: start over with a fresh state.
     if (this.labelStates.get(label) !== ls) return this.subscribe(label, listener);
@@ -244,7 +227,7 @@ export class RedisFrameStore implements FrameStore {
     try {
       await this.cmd.ping();
     } catch (err) {
-      throw unavailable(err);
+      throw frameStoreError(err);
     }
   }
 
@@ -259,9 +242,6 @@ export class RedisFrameStore implements FrameStore {
       const stopped = this.reader.stop();
       this.readConn.disconnect(); // ends a blocked XREAD at once
       await stopped;
-      const quit = this.cmd.quit().catch(() => {});
-      await Promise.race([quit, new Promise((r) => setTimeout(r, 1000).unref())]);
-      this.cmd.disconnect();
     })();
     return this.closing;
   }
@@ -470,7 +450,7 @@ export class RedisFrameStore implements FrameStore {
 
   private assertUp(): void {
     if (this.closed || this.cmd.status !== 'ready' || this.sweepFailing) {
-      throw unavailable(new Error(this.closed ? 'store closed' : 'Redis not reachable'));
+      throw frameStoreError(new Error(this.closed ? 'store closed' : 'Redis not reachable'));
     }
   }
 }

@@ -2,19 +2,20 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
 import type { FrameStore } from '../frames/store.js';
-import { validateUpload, type RawUpload } from '../frames/validate.js';
 import { OK_REPLY, splitMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { socketRoute, type Guard } from '../auth/guard.js';
 import { canUpload, canUploadAny, type Principal } from '../auth/principal.js';
-import { socketRoute } from '../auth/socket-auth.js';
 import { Close, CloseReason, Errors, rateLimited } from '../errors.js';
+import { frameStoreError, socketErrorReply } from '../error-mapping.js';
 import { boundaryOf, parseMultipart } from './multipart.js';
+import { validateUpload, type RawUpload } from './validate.js';
 
 export interface IngestDeps {
   config: Config;
   store: FrameStore;
   authenticator: Authenticator;
-  requireAuth: (req: FastifyRequest) => Promise<void>;
+  requireAuth: Guard;
   onStored?: () => void;
 }
 
@@ -30,8 +31,7 @@ async function storeUpload(deps: IngestDeps, principal: Principal, raw: RawUploa
   try {
     await deps.store.append(label, key, fields);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode) throw err;
-    throw new Errors.STORE_UNAVAILABLE();
+    throw frameStoreError(err);
   }
   deps.onStored?.();
 }
@@ -112,9 +112,9 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
         if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Errors.BAD_REQUEST('header must be a JSON object');
         await storeUpload(deps, principal, header as RawUpload, parts.image);
       } catch (err) {
-        const e = err as { statusCode?: number; message: string };
-        if (!e.statusCode) req.log.error({ err }, 'frame upload over WebSocket failed');
-        reply = { status: 'error', message: e.statusCode && e.statusCode < 500 ? e.message : 'Failed to store frame: service unavailable' };
+        const failed = socketErrorReply(err);
+        if (failed.unexpected) req.log.error({ err }, 'frame upload over WebSocket failed');
+        reply = failed.reply;
       }
       if (ws.readyState === 1) ws.send(JSON.stringify(reply));
     };

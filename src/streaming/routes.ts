@@ -1,14 +1,15 @@
 // Viewer endpoints (DESIGN.md §2): GET /labels, WS /ws/labels/{label} (push), WS /ws/stream/{label}/{key} (pull).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { FrameStore } from '../frames/store.js';
 import type { StoredFrame } from '../frames/frame.js';
 import { pullMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import { socketRoute, type Guard } from '../auth/guard.js';
 import { canWatch, type Principal } from '../auth/principal.js';
-import { socketRoute } from '../auth/socket-auth.js';
-import { Close, CloseReason } from '../errors.js';
+import { Close, CloseReason, rateLimited } from '../errors.js';
 import type { Channel, Hub, PullWaiter } from './hub.js';
 import type { ViewerSocket } from './viewer-socket.js';
 
@@ -17,10 +18,23 @@ export interface StreamingDeps {
   store: FrameStore;
   hub: Hub;
   authenticator: Authenticator;
-  /** preHandler that authenticates HTTP requests and sets request.principal. */
-  requireAuth: (req: FastifyRequest) => Promise<void>;
-  /** Route-level rate limit options for GET /labels (from @fastify/rate-limit), if any. */
-  labelsRateLimit?: object;
+  /** Authenticates HTTP requests and sets request.principal. */
+  requireAuth: Guard;
+}
+
+/**
+ * GET /labels is limited per user (DESIGN.md §3; the old backend allowed 60 a minute), after the
+ * route's requireAuth so that request.principal is known; in Redis when configured, so that every
+ * instance shares the count (see the plugin's registration in app.ts).
+ */
+function labelsRateLimit(config: Pick<Config, 'labelsRateMax' | 'labelsRateWindowMs'>): RateLimitOptions {
+  return {
+    max: config.labelsRateMax,
+    timeWindow: config.labelsRateWindowMs,
+    hook: 'preHandler',
+    keyGenerator: (req: FastifyRequest) => (req.principal ? `labels:u:${req.principal.userId}` : `labels:ip:${req.ip}`),
+    errorResponseBuilder: (_req, ctx) => rateLimited(ctx.ttl / 1000),
+  };
 }
 
 const labelParams = {
@@ -92,7 +106,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
     '/labels',
     {
       onRequest: deps.requireAuth,
-      config: deps.labelsRateLimit ? { rateLimit: deps.labelsRateLimit } : {},
+      config: { rateLimit: labelsRateLimit(config) },
       schema: {
         tags: ['streaming'],
         summary: 'Labels (sites) with at least one live camera that the caller may watch',

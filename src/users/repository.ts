@@ -1,8 +1,8 @@
 // SQL for users, sites and their links (Kysely; the same queries on SQLite and PostgreSQL).
 import type { Kysely, Transaction } from 'kysely';
-import type { AccountsDb } from '../db/schema.js';
-import type { DbDialect } from '../db/database.js';
-import type { Role } from '../auth/principal.js';
+import type { AccountsDb, DbDialect } from '../db/schema.js';
+import type { Role, UserRecord } from '../auth/principal.js';
+import { chunks } from '../lib/chunks.js';
 
 export type Db = Kysely<AccountsDb> | Transaction<AccountsDb>;
 
@@ -24,15 +24,6 @@ export interface SiteView {
   updated_at: string;
 }
 
-/** What a Principal needs about its user; cached per process by the authenticator. */
-export interface UserRecord {
-  id: number;
-  username: string;
-  role: Role;
-  isActive: boolean;
-  sites: ReadonlySet<string>;
-}
-
 export interface UserRow {
   id: number;
   username: string;
@@ -41,7 +32,6 @@ export interface UserRow {
   is_active: boolean;
 }
 
-const CHUNK = 500;
 const nowIso = () => new Date().toISOString();
 
 export class AccountsRepository {
@@ -71,8 +61,7 @@ export class AccountsRepository {
 
   private async siteNamesByUser(ids: number[], db: Db): Promise<Map<number, string[]>> {
     const out = new Map<number, string[]>();
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const part = ids.slice(i, i + CHUNK);
+    for (const part of chunks(ids)) {
       const rows = await db
         .selectFrom('user_sites')
         .innerJoin('sites', 'sites.id', 'user_sites.site_id')
@@ -95,8 +84,8 @@ export class AccountsRepository {
     const out = new Map<number, UserRecord>();
     if (ids.length === 0) return out;
     const sites = await this.siteNamesByUser(ids, db);
-    for (let i = 0; i < ids.length; i += CHUNK) {
-      const rows = await db.selectFrom('users').select(['id', 'username', 'role', 'is_active']).where('id', 'in', ids.slice(i, i + CHUNK)).execute();
+    for (const part of chunks(ids)) {
+      const rows = await db.selectFrom('users').select(['id', 'username', 'role', 'is_active']).where('id', 'in', part).execute();
       for (const r of rows) {
         const id = Number(r.id);
         out.set(id, { id, username: r.username, role: r.role as Role, isActive: Number(r.is_active) === 1, sites: new Set(sites.get(id) ?? []) });
@@ -149,6 +138,10 @@ export class AccountsRepository {
       .execute();
   }
 
+  async setPasswordHash(id: number, hash: string): Promise<void> {
+    await this.updateUser(this.db, id, { passwordHash: hash });
+  }
+
   async deleteUser(db: Db, id: number): Promise<boolean> {
     const r = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
     return Number(r.numDeletedRows) > 0;
@@ -159,8 +152,7 @@ export class AccountsRepository {
     const out = new Map<string, number>();
     if (names.length === 0) return out;
     const now = nowIso();
-    for (let i = 0; i < names.length; i += CHUNK) {
-      const part = names.slice(i, i + CHUNK);
+    for (const part of chunks(names)) {
       await db
         .insertInto('sites')
         .values(part.map((name) => ({ name, created_at: now, updated_at: now })))

@@ -1,19 +1,15 @@
-// What the accounts API does, independent of HTTP (the routes, the CLI and the tests call it).
-import { Errors, rateLimited } from '../errors.js';
-import { canChangeOwnPassword, type Principal, type Role } from '../auth/principal.js';
-import { generatePassword, hashPassword, verifyPassword } from '../auth/passwords.js';
-import type { SessionManager, TokenPair } from '../auth/session-manager.js';
-import type { EventBus } from '../auth/events.js';
-import type { LoginLimiter } from '../auth/login-limiter.js';
-import { guarded, isUniqueViolation, mapStoreError } from '../db/errors.js';
+// Users and sites, independent of HTTP (the routes, the CLI and the tests call it). Changes that
+// end sessions go through the session lifecycle (auth/sessions.ts); changes that alter what a user
+// may see are pushed to every process (auth/account-events.ts).
+import { Errors } from '../errors.js';
+import { databaseError, isUniqueViolation, mapped } from '../error-mapping.js';
+import type { Logger } from '../lib/log.js';
+import type { Principal, Role } from '../auth/principal.js';
+import { checkPassword, generatePassword, hashPassword } from '../auth/passwords.js';
+import type { Sessions } from '../auth/sessions.js';
+import type { EventBus } from '../auth/account-events.js';
 import type { AccountsRepository, SiteView, UserView } from './repository.js';
-import { checkPassword, checkRole, checkSiteName, checkSiteNames, checkUsername } from './validation.js';
-
-export interface LoginResult extends TokenPair {
-  role: Role;
-  username: string;
-  user_id: number;
-}
+import { checkRole, checkSiteName, checkSiteNames, checkUsername } from './validation.js';
 
 export interface UserPatch {
   username?: string;
@@ -23,106 +19,40 @@ export interface UserPatch {
   sites?: string[];
 }
 
-export interface ServiceLog {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
 /** Unique violations become 409 DUPLICATE with `what`; unreachable stores 503; the rest as is. */
 async function writing<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (isUniqueViolation(err)) throw new Errors.DUPLICATE(what);
-    throw mapStoreError(err);
+    throw databaseError(err);
   }
 }
 
-export class AccountsService {
+const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
+
+export class UsersService {
   constructor(
     private readonly repo: AccountsRepository,
-    private readonly sessions: SessionManager,
+    private readonly sessions: Sessions,
     private readonly bus: EventBus,
-    private readonly limiter: LoginLimiter,
-    private readonly log: ServiceLog,
+    private readonly log: Logger,
   ) {}
-
-  // ---------------------------------------------------------------- sessions
-
-  /**
-   * Wrong password, unknown user and deactivated user all get the same 401 BAD_CREDENTIALS after the
-   * same work (an argon2 verification, against a dummy hash when there is no such user).
-   */
-  async login(username: string, password: string, ip: string): Promise<LoginResult> {
-    const wait = await this.limiter.retryAfter(username, ip);
-    if (wait > 0) throw rateLimited(wait);
-    const row = await guarded(() => this.repo.userByUsername(username));
-    const ok = await verifyPassword(row?.password_hash, password);
-    if (!row || !ok || !row.is_active) {
-      await this.limiter.recordFailure(username, ip);
-      throw new Errors.BAD_CREDENTIALS();
-    }
-    await this.limiter.clearUser(username);
-    const pair = await this.sessions.start({ id: row.id, username: row.username });
-    return { access_token: pair.access_token, refresh_token: pair.refresh_token, role: row.role, username: row.username, user_id: row.id };
-  }
-
-  refresh(token: string): Promise<TokenPair> {
-    return this.sessions.refresh(token, async (id) => {
-      const u = await guarded(() => this.repo.userById(id));
-      return u ? { username: u.username, active: u.is_active } : null;
-    });
-  }
-
-  logout(p: Principal): Promise<void> {
-    return this.sessions.end(p.sessionId);
-  }
-
-  /** Starts a session for an existing active user (CLI `token`, tests, the benchmark). */
-  async issueTokens(username: string): Promise<TokenPair> {
-    const row = await guarded(() => this.repo.userByUsername(username));
-    if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
-    if (!row.is_active) throw new Errors.FORBIDDEN(`user '${username}' is deactivated`);
-    const { access_token, refresh_token } = await this.sessions.start({ id: row.id, username: row.username });
-    return { access_token, refresh_token };
-  }
-
-  /**
-   * Changes the caller's own password. Ends the user's other sessions; keeps this one (its open
-   * sockets stay open) but retires its refresh token and returns a new pair.
-   */
-  async changeOwnPassword(p: Principal, oldPassword: string, newPassword: string, ip: string): Promise<TokenPair> {
-    if (!canChangeOwnPassword(p)) throw new Errors.FORBIDDEN('guest accounts cannot change their password');
-    checkPassword(newPassword, 'new_password');
-    const wait = await this.limiter.retryAfter(p.username, ip);
-    if (wait > 0) throw rateLimited(wait);
-    const row = await guarded(() => this.repo.userById(p.userId));
-    if (!row || !row.is_active) throw new Errors.TOKEN_NOT_ACTIVE();
-    if (!(await verifyPassword(row.password_hash, oldPassword))) {
-      await this.limiter.recordFailure(p.username, ip);
-      throw new Errors.WRONG_PASSWORD();
-    }
-    const hash = await hashPassword(newPassword);
-    await guarded(() => this.repo.updateUser(this.repo.db, p.userId, { passwordHash: hash }));
-    await this.sessions.endAllForUser(p.userId, p.sessionId);
-    this.log.info({ userId: p.userId }, 'password changed; other sessions ended');
-    return this.sessions.renew(p.sessionId, row.username);
-  }
 
   // ---------------------------------------------------------------- users
 
   async me(p: Principal): Promise<UserView> {
-    const v = await guarded(() => this.repo.userView(p.userId));
+    const v = await read(() => this.repo.userView(p.userId));
     if (!v) throw new Errors.TOKEN_NOT_ACTIVE();
     return v;
   }
 
   listUsers(): Promise<UserView[]> {
-    return guarded(() => this.repo.listUsers());
+    return read(() => this.repo.listUsers());
   }
 
   async getUser(id: number): Promise<UserView> {
-    const v = await guarded(() => this.repo.userView(id));
+    const v = await read(() => this.repo.userView(id));
     if (!v) throw new Errors.NOT_FOUND(`user ${id} not found`);
     return v;
   }
@@ -180,7 +110,7 @@ export class AccountsService {
   /** Deletes a user and ends their sessions. An admin cannot delete themself or the last active admin. */
   async deleteUser(actor: Principal | null, id: number): Promise<void> {
     if (actor !== null && actor.userId === id) throw new Errors.VALIDATION('you cannot delete your own account');
-    const cascaded = await guarded(() =>
+    const cascaded = await read(() =>
       this.repo.transaction(async (trx) => {
         const user = await this.repo.userById(id, trx);
         if (!user) throw new Errors.NOT_FOUND(`user ${id} not found`);
@@ -188,7 +118,8 @@ export class AccountsService {
           const admins = await this.repo.activeAdminIds(trx);
           if (!admins.some((a) => a !== id)) throw new Errors.VALIDATION('cannot delete the last active admin');
         }
-        const sessionIds = (await trx.selectFrom('sessions').select('jti').where('user_id', '=', id).execute()).map((r) => r.jti);
+        // Its sessions' rows go with it (cascade): read their ids first, to announce their end.
+        const sessionIds = await this.sessions.store.idsForUser(id, trx);
         await this.repo.deleteUser(trx, id);
         return sessionIds;
       }),
@@ -201,14 +132,14 @@ export class AccountsService {
   /** CLI: sets a password and ends the user's sessions. */
   async setPassword(username: string, password: string): Promise<void> {
     checkPassword(password);
-    const row = await guarded(() => this.repo.userByUsername(username));
+    const row = await read(() => this.repo.userByUsername(username));
     if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
     await this.updateUser(null, row.id, { password });
   }
 
   /** On an empty database: creates the first admin (the caller prints a generated password once). */
   async ensureFirstAdmin(username: string, configured: string | null): Promise<{ created: boolean; username: string; password?: string }> {
-    if ((await guarded(() => this.repo.countUsers())) > 0) return { created: false, username };
+    if ((await read(() => this.repo.countUsers())) > 0) return { created: false, username };
     const password = configured ?? generatePassword();
     try {
       await this.createUser({ username, password, role: 'admin' });
@@ -226,7 +157,7 @@ export class AccountsService {
   // ---------------------------------------------------------------- sites
 
   listSites(): Promise<SiteView[]> {
-    return guarded(() => this.repo.listSites());
+    return read(() => this.repo.listSites());
   }
 
   async createSite(name: string): Promise<SiteView> {
@@ -254,7 +185,7 @@ export class AccountsService {
   }
 
   async deleteSite(id: number): Promise<void> {
-    const users = await guarded(() =>
+    const users = await read(() =>
       this.repo.transaction(async (trx) => {
         if (!(await this.repo.site(id, trx))) throw new Errors.NOT_FOUND(`site ${id} not found`);
         const users = await this.repo.userIdsOfSite(trx, id);

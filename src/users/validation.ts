@@ -1,8 +1,7 @@
-// Rules for names and passwords, shared by the JSON schemas (so they show in the OpenAPI document)
+// Rules for user and site names, shared by the JSON schemas (so they show in the OpenAPI document)
 // and by the service (createUser is also called by the CLI and tests, without HTTP).
 import { Errors } from '../errors.js';
 import { ROLES, type Role } from '../auth/principal.js';
-import { PASSWORD_MAX, PASSWORD_MIN } from '../auth/passwords.js';
 
 /** 2 to 64 characters: letters, digits and . _ @ -, starting with a letter or a digit. Case matters. */
 export const USERNAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$';
@@ -18,14 +17,6 @@ const siteRe = new RegExp(SITE_PATTERN, 'u');
 export function checkUsername(username: unknown): string {
   if (typeof username !== 'string' || !usernameRe.test(username)) throw new Errors.VALIDATION(`username must be ${USERNAME_RULE}`);
   return username;
-}
-
-export function checkPassword(password: unknown, field = 'password'): string {
-  if (typeof password !== 'string' || password.length < PASSWORD_MIN) {
-    throw new Errors.VALIDATION(`${field} must be at least ${PASSWORD_MIN} characters`);
-  }
-  if (password.length > PASSWORD_MAX) throw new Errors.VALIDATION(`${field} must be at most ${PASSWORD_MAX} characters`);
-  return password;
 }
 
 export function checkRole(role: unknown): Role {

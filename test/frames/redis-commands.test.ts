@@ -4,8 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { StoredFrame } from '../../src/frames/frame.js';
 import { streamKey } from '../../src/frames/keys.js';
-import { RedisFrameStore } from '../../src/frames/redis-store.js';
-import { imageSeq, image, memoryLog, sleep, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { imageSeq, image, memoryLog, sleep, startPrivateRedis, type PrivateRedis, openRedisStore } from '../helpers/redis-server.js';
 
 let server: PrivateRedis;
 let plain: Redis;
@@ -57,7 +56,7 @@ describe('RedisFrameStore: Redis commands', () => {
       }
     };
     write();
-    const store = await RedisFrameStore.open({
+    const store = await openRedisStore({
       url: server.url, maxLen: 10, scanIntervalMs: 1000, idleMs: 3600_000, log: memoryLog(), blockMs: 2000,
     });
     const producer = setInterval(write, 50); // 3 cameras at 20 frames/s, written by another writer

@@ -4,8 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { StoredFrame } from '../../src/frames/frame.js';
 import { streamKey } from '../../src/frames/keys.js';
-import { RedisFrameStore } from '../../src/frames/redis-store.js';
-import { image, memoryLog, sleep, startPrivateRedis, waitFor, type PrivateRedis } from '../helpers/redis-server.js';
+import { image, memoryLog, sleep, startPrivateRedis, waitFor, type PrivateRedis, openRedisStore } from '../helpers/redis-server.js';
 
 let server: PrivateRedis | undefined;
 afterAll(async () => {
@@ -21,7 +20,7 @@ describe('RedisFrameStore: Redis outage', () => {
     server = await startPrivateRedis();
     const port = server.port;
     const log = memoryLog();
-    const store = await RedisFrameStore.open({
+    const store = await openRedisStore({
       url: server.url, maxLen: 10, scanIntervalMs: 1000, idleMs: 3600_000, log, blockMs: 1000,
     });
     try {

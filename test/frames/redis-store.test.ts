@@ -14,6 +14,7 @@ import {
   sleep,
   uniqueLabel,
   waitFor,
+  openRedisStore,
 } from '../helpers/redis-server.js';
 
 let plain: Redis;
@@ -50,7 +51,7 @@ function label(prefix = 'site'): string {
 }
 
 async function open(opts: Partial<RedisFrameStoreOptions> = {}): Promise<RedisFrameStore> {
-  const store = await RedisFrameStore.open({
+  const store = await openRedisStore({
     url: SHARED_REDIS_URL,
     maxLen: 10,
     scanIntervalMs: 1000,
@@ -355,7 +356,7 @@ describe('RedisFrameStore: labels and keys', () => {
 
 describe('RedisFrameStore: lifecycle', () => {
   it('closes promptly while its reader is blocked, and then refuses work', async () => {
-    const store = await RedisFrameStore.open({
+    const store = await openRedisStore({
       url: SHARED_REDIS_URL, maxLen: 10, scanIntervalMs: 1000, idleMs: 60_000, log: memoryLog(), blockMs: 5000,
     });
     await store.subscribe(label(), () => {});
@@ -370,7 +371,7 @@ describe('RedisFrameStore: lifecycle', () => {
   it('refuses to open when Redis is not reachable, with a clear error', async () => {
     const t = Date.now();
     await expect(
-      RedisFrameStore.open({
+      openRedisStore({
         url: 'redis://127.0.0.1:1', maxLen: 10, scanIntervalMs: 1000, idleMs: 60_000, log: memoryLog(), connectTimeoutMs: 1000,
       }),
     ).rejects.toThrow(/Redis at redis:\/\/127\.0\.0\.1:1.* is not reachable/);

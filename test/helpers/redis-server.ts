@@ -2,6 +2,9 @@
 // spare port (for tests that count commands: INFO commandstats is server-wide).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
+import { RedisConnections } from '../../src/redis/connections.js';
+import { RedisFrameStore, type RedisFrameStoreOptions } from '../../src/frames/redis-store.js';
+import { eventually } from './http.js';
 import { jpeg, seqOf, sleep, uniqueLabel } from './frames.js';
 
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -97,12 +100,28 @@ export const image = (cam: number, seq: number, size = 64): Buffer => jpeg(seq, 
 export const imageSeq = seqOf;
 export { sleep, uniqueLabel };
 
-export async function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<number> {
-  const start = Date.now();
-  while (!(await pred())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+export function waitFor(what: string, pred: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<number> {
+  return eventually(pred, timeoutMs, what);
+}
+
+/**
+ * A Redis frame store on connections of its own (as src/connections.ts opens them for the service);
+ * closing the store closes them too.
+ */
+export async function openRedisStore(opts: Omit<RedisFrameStoreOptions, 'redis'> & { url: string }): Promise<RedisFrameStore> {
+  const { url, ...rest } = opts;
+  const redis = await RedisConnections.open(url, { log: rest.log, timeoutMs: rest.connectTimeoutMs });
+  try {
+    const store = await RedisFrameStore.open({ ...rest, redis });
+    const closeStore = store.close.bind(store);
+    store.close = async () => {
+      await closeStore();
+      await redis.close();
+    };
+    return store;
+  } catch (err) {
+    await redis.close();
+    throw err;
   }
-  return Date.now() - start;
 }
 

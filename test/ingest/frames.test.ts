@@ -1,16 +1,16 @@
 // Uploads (POST /frames, WS /ws/frames): good frames are stored; every kind of bad input gets a clear
 // 4xx error (or an error message on the socket) and stores nothing.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, STORES, type TestService } from '../helpers/server.js';
+import { startService, STORES, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, frameMessage, jpeg, postFrame, seqOf, uniqueLabel } from '../helpers/frames.js';
 
 const MAX = 64 * 1024;
 
-describe.each(STORES)('uploads, %s store', (_store, env) => {
+describe.each(STORES)('uploads, %s store', (store) => {
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService({ ...env, MAX_FRAME_BYTES: String(MAX) });
+    svc = await startService({ store, env: { MAX_FRAME_BYTES: String(MAX) } });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());
@@ -104,7 +104,7 @@ describe('upload limits', () => {
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService({ MAX_CONCURRENT_UPLOADS: '1' });
+    svc = await startService({ env: { MAX_CONCURRENT_UPLOADS: '1' } });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());

@@ -1,7 +1,7 @@
 // A slow or stalled viewer gets the newest frame of each camera (latest wins), never makes the
 // server's memory grow, never slows the others, and is closed (1013) when it stops reading.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../helpers/server.js';
+import { startService, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel } from '../helpers/frames.js';
 
 const LIMIT = 256 * 1024;
@@ -12,7 +12,7 @@ describe('backpressure', () => {
   let admin: string;
   beforeAll(async () => {
     // A long stall time here: the latest-wins test pauses its viewer for several seconds.
-    svc = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '30000' });
+    svc = await startService({ env: { VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '30000' } });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());
@@ -59,7 +59,7 @@ describe('backpressure', () => {
   });
 
   it('keeps a slow but steady reader open, giving it recent frames with stale ones skipped', async () => {
-    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    const quick = await startService({ env: { VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' } });
     try {
       const token = await quick.token('admin');
       const label = uniqueLabel();
@@ -96,7 +96,7 @@ describe('backpressure', () => {
     // The default stall time, so the budget is set every second. (Node writes the frames queued
     // behind a pending write in one writev that completes as a whole, so the first full budget
     // takes a slow viewer several seconds to drain.)
-    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(big) });
+    const quick = await startService({ env: { VIEWER_MAX_BUFFER_BYTES: String(big) } });
     try {
       const token = await quick.token('admin');
       const label = uniqueLabel();
@@ -128,7 +128,7 @@ describe('backpressure', () => {
   });
 
   it('closes a viewer that stops reading for the stall time with 1013', async () => {
-    const quick = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' });
+    const quick = await startService({ env: { VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '1500' } });
     try {
       const token = await quick.token('admin');
       const label = uniqueLabel();

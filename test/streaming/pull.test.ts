@@ -1,14 +1,14 @@
 // Pull viewers (WS /ws/stream/{label}/{key}): each pull returns a frame the socket has not had,
 // waiting for the next one when there is none; commands and errors as the old backend answered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, STORES, type TestService } from '../helpers/server.js';
+import { startService, STORES, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel } from '../helpers/frames.js';
 
-describe.each(STORES)('pull viewers, %s store', (_store, env) => {
+describe.each(STORES)('pull viewers, %s store', (store) => {
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService({ ...env, PULL_IDLE_TIMEOUT_MS: '1500' });
+    svc = await startService({ store, env: { PULL_IDLE_TIMEOUT_MS: '1500' } });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());

@@ -2,15 +2,15 @@
 // then every new frame exactly once, as it arrives, including cameras that start later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { startService, STORES, REDIS_URL, type TestService } from '../helpers/server.js';
+import { startService, STORES, REDIS_URL, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel, type Client } from '../helpers/frames.js';
 import { streamKey } from '../../src/frames/keys.js';
 
-describe.each(STORES)('push viewers, %s store', (store, env) => {
+describe.each(STORES)('push viewers, %s store', (store) => {
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService(env);
+    svc = await startService({ store });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { startService, type TestService } from '../helpers/server.js';
+import { startService, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, jpeg, sleep, uniqueLabel, type Client } from '../helpers/frames.js';
 import { streamKey } from '../../src/frames/keys.js';
 
@@ -15,7 +15,7 @@ let svc: TestService;
 beforeAll(async () => {
   redisServer = await startPrivateRedis();
   plain = new Redis(redisServer.url);
-  svc = await startService({ REDIS_URL: redisServer.url });
+  svc = await startService({ env: { REDIS_URL: redisServer.url } });
 });
 afterAll(async () => {
   await svc?.stop();

@@ -1,6 +1,6 @@
 // Viewer and producer sockets require a valid token and check the site (DESIGN.md §2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../helpers/server.js';
+import { startService, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, frameMessage, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
 
 describe('socket authentication and site checks', () => {

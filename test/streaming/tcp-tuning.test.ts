@@ -3,7 +3,7 @@
 // where stale frames are skipped, instead of megabytes of old frames in the kernel's send buffer.
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type TestService } from '../helpers/server.js';
+import { startService, type TestService } from '../helpers/service.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel } from '../helpers/frames.js';
 import { kernelUnsentLimit, tcpTuningAvailable } from '../../src/streaming/tcp-tuning.js';
 
@@ -40,7 +40,7 @@ describe.skipIf(process.platform !== 'linux')('TCP tuning of viewer sockets', ()
   let svc: TestService;
   let admin: string;
   beforeAll(async () => {
-    svc = await startService({ VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '30000' });
+    svc = await startService({ env: { VIEWER_MAX_BUFFER_BYTES: String(LIMIT), VIEWER_STALL_MS: '30000' } });
     admin = await svc.token('admin');
   });
   afterAll(async () => svc?.stop());
@@ -62,7 +62,7 @@ describe.skipIf(process.platform !== 'linux')('TCP tuning of viewer sockets', ()
   });
 
   it('leaves the kernel default when VIEWER_TCP_NOTSENT_LOWAT=0', async () => {
-    const plain = await startService({ VIEWER_TCP_NOTSENT_LOWAT: '0' });
+    const plain = await startService({ env: { VIEWER_TCP_NOTSENT_LOWAT: '0' } });
     try {
       const token = await plain.token('admin');
       const label = uniqueLabel();

@@ -1,7 +1,7 @@
 // The checks every upload passes, whether it came by POST /frames or WS /ws/frames (DESIGN.md §2).
 // Metadata is checked for JSON syntax only and stored verbatim; images by signature only.
 import { Errors } from '../errors.js';
-import type { FrameFields } from './frame.js';
+import type { FrameFields } from '../frames/frame.js';
 
 export const METADATA_FIELDS = [
   ['warnings_json', 'warnings'],

@@ -2,7 +2,8 @@
 // first admin; on SQLite, PostgreSQL and PostgreSQL + Redis sessions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
-import { AccountsSandbox, BACKENDS, call, payloadOf, seedUsers, SECRET, startServer, type SeededUser, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, BACKENDS, seedUsers, SECRET, startService, type SeededUser, type TestService } from '../helpers/service.js';
+import { call, payloadOf } from '../helpers/http.js';
 
 const key = new TextEncoder().encode(SECRET);
 const now = () => Math.floor(Date.now() / 1000);
@@ -15,14 +16,14 @@ function sign(payload: Record<string, unknown>, opts: { secret?: string; alg?: s
 }
 
 describe.each(BACKENDS)('sessions and tokens ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'sessions');
-  let srv: TestServer;
+  const sandbox = new Sandbox(backend, 'sessions');
+  let srv: TestService;
   let url: string;
   let users: Record<string, SeededUser>;
 
   beforeAll(async () => {
-    srv = await startServer(sandbox);
-    ({ url, users } = await seedUsers(srv.app, srv.accounts, [
+    srv = await startService({ sandbox });
+    ({ url, users } = await seedUsers(srv, [
       { username: 'alice', role: 'user', sites: ['north'] },
       { username: 'gus', role: 'guest', sites: ['north'] },
       { username: 'root', role: 'admin' },
@@ -30,7 +31,7 @@ describe.each(BACKENDS)('sessions and tokens ($name)', (backend) => {
     ]));
   });
   afterAll(async () => {
-    await srv?.close();
+    await srv?.stop();
     await sandbox.cleanup();
   });
 
@@ -216,8 +217,8 @@ describe.each(BACKENDS)('sessions and tokens ($name)', (backend) => {
 
   it('creates the first admin only on an empty database', async () => {
     expect(await srv.accounts.ensureFirstAdmin()).toEqual({ created: false, username: 'admin' });
-    const fresh = new AccountsSandbox(backend, 'first_admin');
-    const s = await startServer(fresh);
+    const fresh = new Sandbox(backend, 'first_admin');
+    const s = await startService({ sandbox: fresh });
     try {
       const made = await s.accounts.ensureFirstAdmin();
       expect(made).toMatchObject({ created: true, username: 'admin' });
@@ -227,21 +228,21 @@ describe.each(BACKENDS)('sessions and tokens ($name)', (backend) => {
       expect(r.status).toBe(200);
       expect(r.body.role).toBe('admin');
     } finally {
-      await s.close();
+      await s.stop();
       await fresh.cleanup();
     }
-    const given = new AccountsSandbox(backend, 'first_admin2');
-    const g = await startServer(given, { ADMIN_USERNAME: 'boss', ADMIN_PASSWORD: 'boss-password-1' });
+    const given = new Sandbox(backend, 'first_admin2');
+    const g = await startService({ sandbox: given, env: { ADMIN_USERNAME: 'boss', ADMIN_PASSWORD: 'boss-password-1' } });
     try {
       expect(await g.accounts.ensureFirstAdmin()).toEqual({ created: true, username: 'boss' });
       expect((await call(g.url, 'POST', '/login', { body: { username: 'boss', password: 'boss-password-1' } })).status).toBe(200);
     } finally {
-      await g.close();
+      await g.stop();
       await given.cleanup();
     }
   });
 
   it('answers ping()', async () => {
-    await expect(srv.accounts.ping()).resolves.toBeUndefined();
+    await expect(srv.connections.pingDatabase()).resolves.toBeUndefined();
   });
 });

@@ -3,9 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLoss } from '../../src/auth/authenticator.js';
 import { runCli, parseArgs } from '../../src/cli/admin.js';
-import { AccountsSandbox, POSTGRES_REDIS, SQLITE, call, eventually, startServer, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, POSTGRES_REDIS, SQLITE, startService, type TestService } from '../helpers/service.js';
+import { call, eventually } from '../helpers/http.js';
 
-async function cli(sandbox: AccountsSandbox, argv: string[], env: Record<string, string> = {}) {
+async function cli(sandbox: Sandbox, argv: string[], env: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
   const code = await runCli(argv, sandbox.env(env), { out: (l) => out.push(l), err: (l) => err.push(l) }, { schema: sandbox.schema });
@@ -13,13 +14,13 @@ async function cli(sandbox: AccountsSandbox, argv: string[], env: Record<string,
 }
 
 describe.each([SQLITE, POSTGRES_REDIS])('admin CLI ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'cli');
-  let srv: TestServer;
+  const sandbox = new Sandbox(backend, 'cli');
+  let srv: TestService;
   beforeAll(async () => {
-    srv = await startServer(sandbox);
+    srv = await startService({ sandbox });
   });
   afterAll(async () => {
-    await srv?.close();
+    await srv?.stop();
     await sandbox.cleanup();
   });
 

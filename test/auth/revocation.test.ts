@@ -3,27 +3,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import type { AccessLoss } from '../../src/auth/authenticator.js';
-import { createAccounts } from '../../src/auth/accounts.js';
 import { canUploadAny, canWatch } from '../../src/auth/principal.js';
-import { AccountsSandbox, BACKENDS, POSTGRES_REDIS, SQLITE, call, eventually, payloadOf, seedUsers, startServer, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, BACKENDS, POSTGRES_REDIS, SQLITE, seedUsers, startService, type TestService } from '../helpers/service.js';
+import { call, eventually, payloadOf } from '../helpers/http.js';
 import { connect, defaultMeta, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
 import { startPrivateRedis } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('revocation ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'revoke');
-  let srv: TestServer;
+  const sandbox = new Sandbox(backend, 'revoke');
+  let srv: TestService;
   let url: string;
   let admin: string;
   let n = 0;
 
   beforeAll(async () => {
-    srv = await startServer(sandbox);
-    const s = await seedUsers(srv.app, srv.accounts, [{ username: 'root', role: 'admin' }]);
+    srv = await startService({ sandbox });
+    const s = await seedUsers(srv, [{ username: 'root', role: 'admin' }]);
     url = s.url;
     admin = s.users.root.access_token;
   });
   afterAll(async () => {
-    await srv?.close();
+    await srv?.stop();
     await sandbox.cleanup();
   });
 
@@ -31,7 +31,7 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
   async function watched(role: 'user' | 'model_manager' = 'user', allowed = canWatch) {
     const site = uniqueLabel('yard');
     const username = `w${++n}`;
-    const { users } = await seedUsers(srv.app, srv.accounts, [{ username, role, sites: [site] }]);
+    const { users } = await seedUsers(srv, [{ username, role, sites: [site] }]);
     const u = users[username];
     const principal = await srv.accounts.authenticator.authenticate(u.access_token);
     const lost: AccessLoss[] = [];
@@ -102,7 +102,7 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
   it('closes a real viewer socket (1008) on logout and when its site is removed', async () => {
     const site = uniqueLabel('cams');
     expect((await postFrame(url, admin, { label: site, key: 'cam', ...defaultMeta }, jpeg(1))).status).toBe(200);
-    const { users } = await seedUsers(srv.app, srv.accounts, [{ username: `viewer${++n}`, role: 'user', sites: [site] }]);
+    const { users } = await seedUsers(srv, [{ username: `viewer${++n}`, role: 'user', sites: [site] }]);
     const v = users[`viewer${n}`];
 
     const a = await connect(url, `/ws/labels/${site}`, v.access_token);
@@ -124,20 +124,20 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
 });
 
 describe('revocation between two instances sharing Redis and PostgreSQL', () => {
-  const sandbox = new AccountsSandbox(POSTGRES_REDIS, 'revoke_pair');
-  let a: TestServer;
-  let b: TestServer;
+  const sandbox = new Sandbox(POSTGRES_REDIS, 'revoke_pair');
+  let a: TestService;
+  let b: TestService;
   beforeAll(async () => {
-    a = await startServer(sandbox);
-    b = await startServer(sandbox);
+    a = await startService({ sandbox });
+    b = await startService({ sandbox });
   });
   afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
+    await Promise.all([a?.stop(), b?.stop()]);
     await sandbox.cleanup();
   });
 
   it('a logout on one instance closes the other instance’s watch at once, and its cache refuses the token', async () => {
-    const { users } = await seedUsers(a.app, a.accounts, [{ username: 'shared', role: 'user', sites: ['north'] }, { username: 'boss', role: 'admin' }]);
+    const { users } = await seedUsers(a, [{ username: 'shared', role: 'user', sites: ['north'] }, { username: 'boss', role: 'admin' }]);
     const token = users.shared.access_token;
     // B learns of the session on a cache miss, then caches it.
     expect((await call(b.url, 'GET', '/me', { token })).status).toBe(200);
@@ -166,11 +166,10 @@ describe('revocation between two instances sharing Redis and PostgreSQL', () => 
 describe('a Redis subscription that drops', () => {
   it('drops cached sessions on reconnect, so an ending missed meanwhile is still honoured', async () => {
     const redis = await startPrivateRedis();
-    const sandbox = new AccountsSandbox(SQLITE, 'resync');
-    const silent = { debug() {}, info() {}, warn() {}, error() {} };
-    const config = sandbox.config({ REDIS_URL: redis.url });
-    const a = await createAccounts(config, { log: silent });
-    const b = await createAccounts(config, { log: silent });
+    const sandbox = new Sandbox(SQLITE, 'resync');
+    const svcA = await startService({ sandbox, env: { REDIS_URL: redis.url } });
+    const svcB = await startService({ sandbox, env: { REDIS_URL: redis.url } });
+    const [a, b] = [svcA.accounts, svcB.accounts];
     const admin = new Redis(redis.url);
     try {
       await a.createUser({ username: 'roamer', password: 'password-123', role: 'user' });
@@ -179,7 +178,7 @@ describe('a Redis subscription that drops', () => {
       await b.authenticator.authenticate(access_token); // cached in B
       // Cut every subscriber off, and end the session while B cannot hear it.
       await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
-      await a.service.logout({ userId: 0, username: 'roamer', role: 'user', sessionId: sid, sites: new Set() });
+      await a.login.logout({ userId: 0, username: 'roamer', role: 'user', sessionId: sid, sites: new Set() });
       await eventually(
         async () => b.authenticator.authenticate(access_token).then(() => false, (e: { code?: string }) => e.code === 'TOKEN_NOT_ACTIVE'),
         3000,
@@ -187,7 +186,7 @@ describe('a Redis subscription that drops', () => {
       );
     } finally {
       admin.disconnect();
-      await Promise.all([a.close(), b.close()]);
+      await Promise.all([svcA.stop(), svcB.stop()]);
       await redis.stop();
       await sandbox.cleanup();
     }

@@ -1,23 +1,24 @@
 // Users and sites management: validation (422), duplicates (409), unknown ids (404), the rules that
 // keep an admin in charge (422), sites created on the fly, and the OpenAPI document.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccountsSandbox, POSTGRES, SQLITE, call, seedUsers, startServer, type SeededUser, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, POSTGRES, SQLITE, seedUsers, startService, type SeededUser, type TestService } from '../helpers/service.js';
+import { call } from '../helpers/http.js';
 
 describe.each([SQLITE, POSTGRES])('users and sites ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'mgmt');
-  let srv: TestServer;
+  const sandbox = new Sandbox(backend, 'mgmt');
+  let srv: TestService;
   let url: string;
   let root: SeededUser;
   const as = (method: string, route: string, body?: unknown, token = root.access_token) => call(url, method, route, { token, body });
 
   beforeAll(async () => {
-    srv = await startServer(sandbox);
-    const s = await seedUsers(srv.app, srv.accounts, [{ username: 'root', role: 'admin' }]);
+    srv = await startService({ sandbox });
+    const s = await seedUsers(srv, [{ username: 'root', role: 'admin' }]);
     url = s.url;
     root = s.users.root;
   });
   afterAll(async () => {
-    await srv?.close();
+    await srv?.stop();
     await sandbox.cleanup();
   });
 

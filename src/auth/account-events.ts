@@ -3,16 +3,11 @@
 // Redis pub/sub with it, so that every instance hears what one of them (or the CLI) did.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connectRedis, redisReady } from '../redis/connect.js';
+import type { Logger } from '../lib/log.js';
 
 export type AccountEvent =
   | { type: 'sessions-ended'; sessionIds: string[] }
   | { type: 'users-changed'; userIds: number[] };
-
-export interface EventLog {
-  warn(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-}
 
 export interface EventBus {
   /** Delivers to this process at once, then to the others (best effort: see onResync). */
@@ -26,7 +21,7 @@ export interface EventBus {
 abstract class BaseBus implements EventBus {
   protected readonly handlers: Array<(e: AccountEvent) => void> = [];
   protected readonly resyncs: Array<() => void> = [];
-  constructor(protected readonly log: EventLog) {}
+  constructor(protected readonly log: Logger) {}
 
   subscribe(handler: (e: AccountEvent) => void): void {
     this.handlers.push(handler);
@@ -67,42 +62,37 @@ function isEvent(v: unknown): v is AccountEvent {
 
 export class RedisEventBus extends BaseBus {
   private readonly origin = randomUUID();
-  private sub: Redis | null = null;
-  private subscribedOnce = false;
 
-  constructor(
+  /** `pub` is the shared command connection; `sub` a dedicated one that this bus subscribes on. */
+  private constructor(
     private readonly pub: Redis,
-    private readonly url: string,
+    private readonly sub: Redis,
     private readonly channel: string,
-    log: EventLog,
+    log: Logger,
   ) {
     super(log);
   }
 
-  async start(timeoutMs: number): Promise<void> {
-    const sub = connectRedis(this.url, 'framestream-accounts-events');
-    this.sub = sub;
-    sub.on('error', (err: Error) => this.log.warn({ err: err.message }, 'accounts Redis subscriber error'));
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== this.channel) return;
+  static async start(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<RedisEventBus> {
+    const bus = new RedisEventBus(pub, sub, channel, log);
+    sub.on('message', (ch: string, message: string) => {
+      if (ch !== channel) return;
       let parsed: { o?: unknown; e?: unknown };
       try {
         parsed = JSON.parse(message) as { o?: unknown; e?: unknown };
       } catch {
         return;
       }
-      if (parsed.o === this.origin || !isEvent(parsed.e)) return;
-      this.deliver(parsed.e);
+      if (parsed.o === bus.origin || !isEvent(parsed.e)) return;
+      bus.deliver(parsed.e);
     });
+    await sub.subscribe(channel);
     // After a reconnect ioredis subscribes again by itself; messages sent meanwhile are lost.
     sub.on('ready', () => {
-      if (!this.subscribedOnce) return;
-      this.log.info({}, 'accounts Redis subscriber reconnected: dropping cached sessions and users');
-      for (const r of this.resyncs) r();
+      log.info({}, 'account events: Redis subscriber reconnected, dropping cached sessions and users');
+      for (const r of bus.resyncs) r();
     });
-    await redisReady(sub, timeoutMs, 'accounts events');
-    await sub.subscribe(this.channel);
-    this.subscribedOnce = true;
+    return bus;
   }
 
   async publish(e: AccountEvent): Promise<void> {
@@ -116,11 +106,8 @@ export class RedisEventBus extends BaseBus {
   }
 
   async close(): Promise<void> {
-    const sub = this.sub;
-    this.sub = null;
-    if (sub) {
-      sub.removeAllListeners('ready');
-      await sub.quit().catch(() => sub.disconnect());
-    }
+    this.sub.removeAllListeners('ready');
+    this.sub.removeAllListeners('message');
+    this.sub.disconnect();
   }
 }

@@ -3,14 +3,15 @@
 // 401/403 and nothing changed).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROLES, type Role } from '../../src/auth/principal.js';
-import { AccountsSandbox, POSTGRES, SQLITE, call, seedUsers, startServer, type Reply, type SeededUser, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, POSTGRES, SQLITE, seedUsers, startService, type SeededUser, type TestService } from '../helpers/service.js';
+import { call, type Reply } from '../helpers/http.js';
 import { connect, defaultMeta, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
 
 type Actor = Role | 'anonymous';
 const ACTORS: Actor[] = [...ROLES, 'anonymous'];
 
 interface Ctx {
-  srv: TestServer;
+  srv: TestService;
   url: string;
   admin: SeededUser;
   /** A fresh user with a session (for requests that change or end the caller's own session). */
@@ -169,7 +170,7 @@ const ENDPOINTS: Endpoint[] = [
 ];
 
 describe.each([SQLITE, POSTGRES])('authorization matrix ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'authz');
+  const sandbox = new Sandbox(backend, 'authz');
   const own = uniqueLabel('own');
   const other = uniqueLabel('other');
   let ctx: Ctx;
@@ -177,10 +178,9 @@ describe.each([SQLITE, POSTGRES])('authorization matrix ($name)', (backend) => {
   let n = 0;
 
   beforeAll(async () => {
-    const srv = await startServer(sandbox);
+    const srv = await startService({ sandbox });
     const seeded = await seedUsers(
-      srv.app,
-      srv.accounts,
+      srv,
       ROLES.map((role) => ({ username: `the-${role}`, role, sites: [own] })),
     );
     shared = seeded.users;
@@ -191,7 +191,7 @@ describe.each([SQLITE, POSTGRES])('authorization matrix ($name)', (backend) => {
       seq: () => ++n,
       async fresh(role) {
         const username = `fresh-${role}-${++n}`;
-        const { users } = await seedUsers(srv.app, srv.accounts, [{ username, role, sites: [own] }]);
+        const { users } = await seedUsers(srv, [{ username, role, sites: [own] }]);
         return users[username];
       },
     };
@@ -199,7 +199,7 @@ describe.each([SQLITE, POSTGRES])('authorization matrix ($name)', (backend) => {
     for (const label of [own, other]) expect((await postFrame(ctx.url, ctx.admin.access_token, { label, key: 'cam', ...defaultMeta }, jpeg(1))).status).toBe(200);
   });
   afterAll(async () => {
-    await ctx?.srv.close();
+    await ctx?.srv.stop();
     await sandbox.cleanup();
   });
 

@@ -1,29 +1,26 @@
 // Failed-login limits (per username and per client address, failures only; in memory, or in Redis
 // when configured) and the GET /labels limit (per user).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import Fastify from 'fastify';
-import rateLimit from '@fastify/rate-limit';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config.js';
-import { labelsRateLimit, rateLimitPluginOptions } from '../../src/auth/rate-limits.js';
-import { AccountsSandbox, POSTGRES_REDIS, SQLITE, call, REDIS_URL, seedUsers, startServer, type SeededUser, type TestServer } from '../helpers/accounts.js';
+import { Sandbox, POSTGRES_REDIS, SQLITE, REDIS_URL, seedUsers, startService, type SeededUser, type TestService } from '../helpers/service.js';
+import { call } from '../helpers/http.js';
 
 // Long enough for 16 argon2 verifications on a loaded machine, short enough to wait out once.
 const WINDOW_MS = 4000;
 
 describe.each([SQLITE, POSTGRES_REDIS])('login limits ($name)', (backend) => {
-  const sandbox = new AccountsSandbox(backend, 'limits');
-  let srv: TestServer;
+  const sandbox = new Sandbox(backend, 'limits');
+  let srv: TestService;
   let url: string;
   let users: Record<string, SeededUser>;
   const login = (username: string, password: string) => call(url, 'POST', '/login', { body: { username, password } });
 
   beforeAll(async () => {
-    srv = await startServer(sandbox, { LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_MS: String(WINDOW_MS), LABELS_RATE_MAX: '3', LABELS_RATE_WINDOW_MS: '60000' });
-    ({ url, users } = await seedUsers(srv.app, srv.accounts, ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, role: 'user' as const }))));
+    srv = await startService({ sandbox, env: { LOGIN_MAX_FAILURES: '3', LOGIN_WINDOW_MS: String(WINDOW_MS), LABELS_RATE_MAX: '3', LABELS_RATE_WINDOW_MS: '60000' } });
+    ({ url, users } = await seedUsers(srv, ['alice', 'bob', 'carol', 'dave'].map((username) => ({ username, role: 'user' as const }))));
   });
   afterAll(async () => {
-    await srv?.close();
+    await srv?.stop();
     await sandbox.cleanup();
   });
 
@@ -76,48 +73,27 @@ describe.each([SQLITE, POSTGRES_REDIS])('login limits ($name)', (backend) => {
 });
 
 describe('GET /labels limit shared by two instances through Redis', () => {
-  it('counts per user across instances with rateLimitPluginOptions(config, redis)', async () => {
-    const prefix = `acctest:rl:${Math.random().toString(36).slice(2)}:`;
-    const config = loadConfig({ REDIS_URL, REDIS_PREFIX: prefix, LABELS_RATE_MAX: '3', LABELS_RATE_WINDOW_MS: '60000' });
-    const redis = new Redis(config.redisUrl!);
-    const apps = await Promise.all(
-      [0, 1].map(async () => {
-        const app = Fastify();
-        app.setErrorHandler((err: { statusCode?: number; code?: string; message: string }, _req, reply) =>
-          reply.code(err.statusCode ?? 500).send({ detail: err.message, code: err.code }),
-        );
-        await app.register(rateLimit, rateLimitPluginOptions(config, redis));
-        app.get(
-          '/labels',
-          {
-            preHandler: async (req) => {
-              req.principal = { userId: Number(req.headers['x-user']), username: 'u', role: 'user', sessionId: 's', sites: new Set() };
-            },
-            config: { rateLimit: labelsRateLimit(config) },
-          },
-          async () => ({ labels: [] }),
-        );
-        await app.listen({ host: '127.0.0.1', port: 0 });
-        return app;
-      }),
-    );
+  it('counts per user across instances', async () => {
+    const sandbox = new Sandbox(POSTGRES_REDIS, 'limits_pair');
+    const env = { LABELS_RATE_MAX: '3', LABELS_RATE_WINDOW_MS: '60000' };
+    const [a, b] = [await startService({ sandbox, env }), await startService({ sandbox, env })];
+    const redis = new Redis(REDIS_URL);
     try {
-      const urls = apps.map((a) => `http://127.0.0.1:${(a.server.address() as { port: number }).port}`);
-      const get = (i: number, user: number) => call(urls[i], 'GET', '/labels', { headers: { 'x-user': String(user) } });
-      expect((await get(0, 1)).status).toBe(200);
-      expect((await get(1, 1)).status).toBe(200);
-      expect((await get(0, 1)).status).toBe(200);
-      const limited = await get(1, 1);
+      const { users } = await seedUsers(a, [{ username: 'one', role: 'user' }, { username: 'two', role: 'user' }]);
+      const get = (svc: TestService, user: string) => call(svc.url, 'GET', '/labels', { token: users[user].access_token });
+      expect((await get(a, 'one')).status).toBe(200);
+      expect((await get(b, 'one')).status).toBe(200);
+      expect((await get(a, 'one')).status).toBe(200);
+      const limited = await get(b, 'one');
       expect(limited.status).toBe(429);
       expect(limited.body.code).toBe('RATE_LIMITED');
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(50);
-      expect((await get(1, 2)).status).toBe(200);
-      expect((await redis.keys(`${prefix}rate:*`)).length).toBeGreaterThan(0);
+      expect((await get(b, 'two')).status).toBe(200);
+      expect((await redis.keys(`${sandbox.redisPrefix}rate:*`)).length).toBeGreaterThan(0);
     } finally {
-      await Promise.all(apps.map((a) => a.close()));
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length) await redis.del(...keys);
       redis.disconnect();
+      await Promise.all([a.stop(), b.stop()]);
+      await sandbox.cleanup();
     }
   });
 });
