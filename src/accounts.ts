@@ -7,7 +7,7 @@ import type { Connections } from './connections.js';
 import type { Logger } from './lib/log.js';
 import { LocalEventBus, RedisEventBus, type EventBus } from './auth/account-events.js';
 import { SessionAuthenticator } from './auth/authenticator.js';
-import { MemoryLoginLimiter, RedisLoginLimiter, type LoginLimiter } from './auth/login-limiter.js';
+import { RedisLoginLimiter, SqlLoginLimiter, type LoginLimiter } from './auth/login-limiter.js';
 import { LoginService } from './auth/login.js';
 import { warmPasswords } from './auth/passwords.js';
 import type { Role } from './auth/principal.js';
@@ -59,7 +59,7 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
     limiter = new RedisLoginLimiter(conns.redis.client, config.redisPrefix, limits);
   } else {
     bus = new LocalEventBus(log);
-    limiter = new MemoryLoginLimiter(limits);
+    limiter = new SqlLoginLimiter(db, limits);
   }
   // Without Redis, another process (the CLI, another instance on PostgreSQL) cannot push to this
   // one: cached entries are re-read after one recheck interval.
@@ -70,7 +70,7 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
   const repo = new AccountsRepository(db, dialect);
   const authenticator = new SessionAuthenticator(tokens, sessions, repo, bus, { recheckMs: config.accessRecheckMs, maxAgeMs }, log);
   const login = new LoginService(repo, sessions, limiter, log);
-  const users = new UsersService(repo, sessions, bus, log);
+  const users = new UsersService(repo, sessions, bus, limiter, log);
   void warmPasswords();
 
   const routes: FastifyPluginAsync = async (app) => {

@@ -1,7 +1,9 @@
 // The one place that reads the environment. Every other module receives a Config.
 // A bad value stops start-up with a ConfigError that names the setting.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
 
 export class ConfigError extends Error {
   constructor(readonly setting: string, message: string) {
@@ -23,8 +25,10 @@ export interface Config {
   trustProxy: boolean;
 
   jwtSecret: string;
-  /** True when JWT_SECRET was unset and a random one was made (tokens die with the process). */
+  /** True when JWT_SECRET was unset: a random secret, until persistSecret() keeps it in DATA_DIR. */
   jwtSecretGenerated: boolean;
+  /** Where a generated secret is kept (set by persistSecret), else null. */
+  jwtSecretFile: string | null;
   accessTokenTtlSec: number;
   refreshTokenTtlSec: number;
 
@@ -159,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
 
     jwtSecret: secret ? secret : randomBytes(32).toString('base64url'),
     jwtSecretGenerated: !secret,
+    jwtSecretFile: null,
     accessTokenTtlSec: int(env, 'ACCESS_TOKEN_TTL', 15 * 60, 10),
     refreshTokenTtlSec: int(env, 'REFRESH_TOKEN_TTL', 7 * 24 * 3600, 60),
 
@@ -195,4 +200,55 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('REFRESH_TOKEN_TTL', 'must be longer than ACCESS_TOKEN_TTL');
   }
   return config;
+}
+
+/** The file under DATA_DIR that keeps a generated secret (see persistSecret). */
+export function secretFile(config: Pick<Config, 'dataDir'>): string {
+  return path.join(config.dataDir, 'jwt-secret');
+}
+
+/**
+ * Without JWT_SECRET, the server and the admin CLI share one generated secret kept in DATA_DIR
+ * (created on first use, readable by its owner only), so that tokens survive a restart and the
+ * CLI's tokens are accepted by the quick-start server. Called by the entry points only: tests and
+ * tools that build a Config keep theirs in memory.
+ */
+export function persistSecret(config: Config): Config {
+  if (!config.jwtSecretGenerated) return config;
+  const file = secretFile(config);
+  let secret: string;
+  try {
+    secret = fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError('DATA_DIR', `cannot read ${file}: ${(err as Error).message}`);
+    secret = config.jwtSecret;
+    try {
+      fs.mkdirSync(config.dataDir, { recursive: true });
+      fs.writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      // Another process (a second worker, the CLI) made it first: use theirs.
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') secret = fs.readFileSync(file, 'utf8').trim();
+      else throw new ConfigError('DATA_DIR', `cannot write ${file}: ${(e as Error).message}`);
+    }
+  }
+  if (secret.length < 16) throw new ConfigError('DATA_DIR', `${file} holds no usable secret (delete it to make a new one)`);
+  return { ...config, jwtSecret: secret, jwtSecretFile: file };
+}
+
+/**
+ * The settings of the server and the admin CLI: the environment over a `.env` file in the working
+ * folder (or the file ENV_FILE names) when there is one (a variable set in the environment wins),
+ * then the generated secret kept in DATA_DIR when JWT_SECRET is unset.
+ */
+export function loadSettings(env: Env = process.env): Config {
+  const file = env.ENV_FILE || '.env';
+  let fromFile: Env = {};
+  try {
+    fromFile = parseEnv(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || env.ENV_FILE) {
+      throw new ConfigError('ENV_FILE', `cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  return persistSecret(loadConfig({ ...fromFile, ...env }));
 }

@@ -30,10 +30,12 @@ export const Errors = {
 
 export type ErrorCode = keyof typeof Errors;
 
-/** 429 with the seconds to wait; the app's error handler sends them as Retry-After. */
-export function rateLimited(seconds: number): Error & { retryAfter: number } {
+/** 429 with the seconds to wait (sent as Retry-After by the app's error handler) and an optional hint. */
+export function rateLimited(seconds: number, hint = ''): Error & { retryAfter: number } {
   const s = Math.max(1, Math.ceil(seconds));
-  return Object.assign(new Errors.RATE_LIMITED(String(s)), { retryAfter: s });
+  const err = Object.assign(new Errors.RATE_LIMITED(String(s)), { retryAfter: s });
+  err.message += hint;
+  return err;
 }
 
 /** WebSocket close codes and reasons (DESIGN.md §2). Reasons stay short: at most 123 bytes. */

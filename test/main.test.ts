@@ -46,6 +46,10 @@ describe('npm start', () => {
       // A second start finds the admin and prints no password.
       const again = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
       expect(again.out).not.toMatch(/password:/);
+      // Without JWT_SECRET the generated secret is kept in DATA_DIR: tokens survive the restart.
+      const me = await fetch(`http://127.0.0.1:${port}/me`, { headers: { authorization: `Bearer ${access_token}` } });
+      expect(me.status).toBe(200);
+      expect(fs.statSync(path.join(dataDir, 'jwt-secret')).mode & 0o777).toBe(0o600);
       await again.kill();
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
@@ -56,5 +60,29 @@ describe('npm start', () => {
     const r = await run({ PORT: 'abc' }, /$^/);
     expect(r.code).toBe(2);
     expect(r.out).toContain('PORT');
+  });
+
+  it.skipIf(!fs.existsSync(MAIN))('says which database it cannot reach, naming the setting', async () => {
+    const r = await run({ DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', DATA_DIR: os.tmpdir() }, /$^/);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/Could not start: PostgreSQL at postgres:\/\/nobody@127\.0\.0\.1:1\/none \(DATABASE_URL\) is not reachable: .*ECONNREFUSED/);
+  });
+
+  it.skipIf(!fs.existsSync(MAIN))('says in one sentence that its port is taken', async () => {
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = String((blocker.address() as { port: number }).port);
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-main-'));
+    try {
+      const r = await run({ DATA_DIR: dataDir, PORT: port }, /$^/);
+      expect(r.code).toBe(1);
+      const line = r.out.split('\n').find((l) => l.startsWith('Could not start'));
+      expect(line).toBe(`Could not start: 127.0.0.1:${port} is already in use by another program (set PORT, or HOST, to another one)`);
+      expect(r.out).not.toMatch(/"stack"|at .*\.js:\d+/);
+    } finally {
+      blocker.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,10 @@
 // Failed-login limits (DESIGN.md §3): failures only, counted per username and per client address in
-// a fixed window that starts at the first failure. Redis when configured (every instance shares the
-// counts), else this process's memory (bounded).
+// a fixed window that starts at the first failure. In Redis when configured, else in the accounts
+// database: either way every process (and the admin CLI) sees the same counts.
 import type { Redis } from 'ioredis';
-import { redisError, mapped } from '../error-mapping.js';
+import type { Kysely } from 'kysely';
+import type { AccountsDb } from '../db/schema.js';
+import { databaseError, redisError, mapped } from '../error-mapping.js';
 import { execOk } from '../redis/connections.js';
 
 export interface LoginLimits {
@@ -17,7 +19,7 @@ export interface LoginLimiter {
   /** Seconds until the username or the address may try again; 0 when both may try now. */
   retryAfter(username: string, ip: string): Promise<number>;
   recordFailure(username: string, ip: string): Promise<void>;
-  /** A successful login clears the username's failures (not the address's). */
+  /** Clears the username's failures (not the address's): a successful login, a new password, an admin's unlock. */
   clearUser(username: string): Promise<void>;
 }
 
@@ -25,52 +27,75 @@ export interface LoginLimiter {
 const userKey = (u: string) => `u:${u.slice(0, 256)}`;
 const ipKey = (ip: string) => `ip:${ip}`;
 
-export class MemoryLoginLimiter implements LoginLimiter {
-  private readonly counts = new Map<string, { n: number; resetAt: number }>();
+/** The most counters kept in the database; past it the oldest windows are forgotten first. */
+const MAX_SQL_COUNTERS = 100_000;
+
+/**
+ * Counters in the accounts database (`login_failures`) when Redis is not configured: shared by the
+ * server's processes and the admin CLI, which can lift a lock (`unlock`), and kept across restarts.
+ */
+export class SqlLoginLimiter implements LoginLimiter {
+  private writes = 0;
 
   constructor(
+    private readonly db: Kysely<AccountsDb>,
     private readonly limits: LoginLimits,
-    private readonly maxKeys = 100_000,
   ) {}
 
-  private read(key: string, now: number): { n: number; resetAt: number } | undefined {
-    const c = this.counts.get(key);
-    if (c && c.resetAt <= now) {
-      this.counts.delete(key);
-      return undefined;
-    }
-    return c;
-  }
-
-  async retryAfter(username: string, ip: string): Promise<number> {
-    const now = Date.now();
-    let wait = 0;
-    for (const [key, max] of [[userKey(username), this.limits.maxPerUser], [ipKey(ip), this.limits.maxPerIp]] as const) {
-      const c = this.read(key, now);
-      if (c && c.n >= max) wait = Math.max(wait, Math.ceil((c.resetAt - now) / 1000));
-    }
-    return wait;
-  }
-
-  async recordFailure(username: string, ip: string): Promise<void> {
-    const now = Date.now();
-    for (const key of [userKey(username), ipKey(ip)]) {
-      const c = this.read(key, now);
-      if (c) c.n++;
-      else this.counts.set(key, { n: 1, resetAt: now + this.limits.windowMs });
-    }
-    if (this.counts.size > this.maxKeys) {
-      // Forget expired windows first, then the oldest (insertion order = window start order).
-      for (const [k, c] of this.counts) if (c.resetAt <= now) this.counts.delete(k);
-      for (const k of this.counts.keys()) {
-        if (this.counts.size <= this.maxKeys) break;
-        this.counts.delete(k);
+  retryAfter(username: string, ip: string): Promise<number> {
+    return mapped(databaseError, async () => {
+      const now = Date.now();
+      const rows = await this.db
+        .selectFrom('login_failures')
+        .select(['key', 'failures', 'reset_at'])
+        .where('key', 'in', [userKey(username), ipKey(ip)])
+        .where('reset_at', '>', now)
+        .execute();
+      let wait = 0;
+      for (const r of rows) {
+        const max = r.key.startsWith('u:') ? this.limits.maxPerUser : this.limits.maxPerIp;
+        if (Number(r.failures) >= max) wait = Math.max(wait, Math.ceil((Number(r.reset_at) - now) / 1000));
       }
-    }
+      return wait;
+    });
   }
 
-  async clearUser(username: string): Promise<void> {
-    this.counts.delete(userKey(username));
+  recordFailure(username: string, ip: string): Promise<void> {
+    return mapped(databaseError, async () => {
+      const now = Date.now();
+      const resetAt = now + this.limits.windowMs;
+      for (const key of [userKey(username), ipKey(ip)]) {
+        // A window that is over starts again at this failure; one that is open counts it.
+        await this.db
+          .insertInto('login_failures')
+          .values({ key, failures: 1, reset_at: resetAt })
+          .onConflict((oc) =>
+            oc.column('key').doUpdateSet((eb) => ({
+              failures: eb.case().when('login_failures.reset_at', '<=', now).then(1).else(eb('login_failures.failures', '+', 1)).end(),
+              reset_at: eb.case().when('login_failures.reset_at', '<=', now).then(resetAt).else(eb.ref('login_failures.reset_at')).end(),
+            })),
+          )
+          .execute();
+      }
+      if (++this.writes % 1000 === 0) await this.forgetOld(now);
+    });
+  }
+
+  clearUser(username: string): Promise<void> {
+    return mapped(databaseError, async () => {
+      await this.db.deleteFrom('login_failures').where('key', '=', userKey(username)).execute();
+    });
+  }
+
+  /** Deletes finished windows, and the oldest ones past MAX_SQL_COUNTERS. */
+  private async forgetOld(now: number): Promise<void> {
+    await this.db.deleteFrom('login_failures').where('reset_at', '<=', now).execute();
+    const { n } = await this.db.selectFrom('login_failures').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const excess = Number(n) - MAX_SQL_COUNTERS;
+    if (excess > 0) {
+      const oldest = this.db.selectFrom('login_failures').select('key').orderBy('reset_at').limit(excess);
+      await this.db.deleteFrom('login_failures').where('key', 'in', oldest).execute();
+    }
   }
 }
 

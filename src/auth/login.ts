@@ -33,6 +33,12 @@ export interface LoginResult extends TokenPair {
 
 const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 
+/** 429 for a locked login, saying when the lock ends and that an admin can lift it. */
+function locked(wait: number): Error {
+  const until = new Date(Date.now() + wait * 1000).toISOString().slice(11, 19);
+  return rateLimited(wait, ` (at ${until} UTC) after too many failed logins; an admin can unlock the account now`);
+}
+
 export class LoginService {
   constructor(
     private readonly users: CredentialStore,
@@ -47,7 +53,7 @@ export class LoginService {
    */
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
     const wait = await this.limiter.retryAfter(username, ip);
-    if (wait > 0) throw rateLimited(wait);
+    if (wait > 0) throw locked(wait);
     const row = await read(() => this.users.userByUsername(username));
     const ok = await verifyPassword(row?.password_hash, password);
     if (!row || !ok || !row.is_active) {
@@ -87,7 +93,7 @@ export class LoginService {
     if (!canChangeOwnPassword(p)) throw new Errors.FORBIDDEN('guest accounts cannot change their password');
     checkPassword(newPassword, 'new_password');
     const wait = await this.limiter.retryAfter(p.username, ip);
-    if (wait > 0) throw rateLimited(wait);
+    if (wait > 0) throw locked(wait);
     const row = await read(() => this.users.userById(p.userId));
     if (!row || !row.is_active) throw new Errors.TOKEN_NOT_ACTIVE();
     if (!(await verifyPassword(row.password_hash, oldPassword))) {

@@ -5,11 +5,14 @@
 //   set-password <username> [--password P]
 //   list-users [--json]
 //   token <username> [--refresh]
+//   unlock <username>
 // Without --password: asks twice on a terminal (empty answer = generate one), else generates one;
 // a generated password is printed once.
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import fs from 'node:fs';
+import { ConfigError, loadSettings, maskPassword, type Config } from '../config.js';
+import { sqlitePath } from '../db/database.js';
 import { openConnections, type Connections } from '../connections.js';
 import { createAccounts, type Accounts } from '../accounts.js';
 import type { Logger } from '../lib/log.js';
@@ -22,8 +25,11 @@ export const USAGE = `usage: admin <command>
   list-users [--json]
   token <username> [--refresh]               (prints an access token with a live session;
                                               --refresh: both tokens as JSON)
-Settings come from the environment, as for the server (DATA_DIR, DATABASE_URL, REDIS_URL, JWT_SECRET...);
-the token's lifetime is ACCESS_TOKEN_TTL (e.g. ACCESS_TOKEN_TTL=86400 for a day-long benchmark token).`;
+  unlock <username>                          (lifts the lock that failed logins put on it)
+Settings come from the environment and .env, as for the server (DATA_DIR, DATABASE_URL, REDIS_URL,
+JWT_SECRET...): run it from the server's folder with the server's settings. Without JWT_SECRET it
+uses the secret the server keeps in DATA_DIR. The token's lifetime is ACCESS_TOKEN_TTL (e.g.
+ACCESS_TOKEN_TTL=86400 for a day-long benchmark token).`;
 
 export interface CliIo {
   out(line: string): void;
@@ -148,11 +154,14 @@ async function run(accounts: Accounts, p: Parsed, config: Config, io: CliIo): Pr
     }
     case 'token': {
       const username = one(p.args, 'username');
-      if (config.jwtSecretGenerated) {
-        throw new UsageError('JWT_SECRET is not set: a token signed with a random secret would not be accepted by the server');
-      }
       const pair = await accounts.issueTokens(username);
       io.out(p.flags.get('refresh') ? JSON.stringify(pair) : pair.access_token);
+      return;
+    }
+    case 'unlock': {
+      const username = one(p.args, 'username');
+      await service.unlock(username);
+      io.out(`${username} may log in again (failed attempts forgotten)`);
       return;
     }
     default:
@@ -182,7 +191,7 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
       (parsed.command ? cio.out : cio.err)(USAGE);
       return parsed.command ? 0 : 2;
     }
-    config = loadConfig(env);
+    config = loadSettings(env);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {
       cio.err(err instanceof ConfigError ? `configuration error: ${err.message}` : `${err.message}\n${USAGE}`);
@@ -194,8 +203,17 @@ export async function runCli(argv: string[], env: Record<string, string | undefi
   let accounts: Accounts | null = null;
   try {
     const log = quietLog(cio);
+    // Said on stderr (stdout carries tokens and listings): a CLI on another database than the
+    // server's would change nothing the server sees.
+    const database = config.databaseUrl ? `PostgreSQL at ${maskPassword(config.databaseUrl)} (DATABASE_URL)` : `SQLite ${sqlitePath(config)} (DATA_DIR)`;
+    const isNew = !config.databaseUrl && !fs.existsSync(sqlitePath(config));
+    cio.err(`accounts: ${database}; tokens signed with ${config.jwtSecretFile ? `the secret kept in ${config.jwtSecretFile}` : 'JWT_SECRET'}`);
     conns = await openConnections(config, { log, dbSchema: opts.schema });
     accounts = await createAccounts(config, conns, { log });
+    if (isNew || (await accounts.users.listUsers()).length === 0) {
+      cio.err(`warning: this database ${isNew ? 'is new' : 'has no users'}: is this the server's DATA_DIR (or DATABASE_URL)? ` +
+        'Run the CLI with the settings the server runs with.');
+    }
     await run(accounts, parsed, config, cio);
     return 0;
   } catch (err) {

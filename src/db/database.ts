@@ -56,6 +56,13 @@ const loadSqlite = () => require('better-sqlite3') as typeof import('better-sqli
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** A start-up error that names the database and the setting that points at it. */
+function unreachable(config: Pick<Config, 'databaseUrl'>, where: string, err: unknown): Error {
+  const why = (err as Error).message || String(err);
+  const what = config.databaseUrl ? `PostgreSQL at ${where} (DATABASE_URL) is not reachable` : `the SQLite database ${where} (DATA_DIR) cannot be opened`;
+  return new Error(`${what}: ${why}`, { cause: err });
+}
+
 export function sqlitePath(config: Pick<Config, 'dataDir'>): string {
   return path.join(config.dataDir, 'accounts.sqlite');
 }
@@ -71,7 +78,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     if (schema) {
       // Create the schema once, before the pool sets it as every connection's search_path.
       const client = new pg.Client({ connectionString: config.databaseUrl, connectionTimeoutMillis: 5000 });
-      await client.connect();
+      await client.connect().catch((err: unknown) => {
+        throw unreachable(config, maskPassword(config.databaseUrl!), err);
+      });
       try {
         await client.query(`create schema if not exists "${schema}"`);
       } finally {
@@ -115,7 +124,9 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
   }
   try {
     // Fails fast (and clearly) when the database cannot be reached.
-    await sql`select 1`.execute(database.db);
+    await sql`select 1`.execute(database.db).catch((err: unknown) => {
+      throw unreachable(config, database.where, err);
+    });
     if (opts.migrate !== false) await migrateToLatest(database.db as Kysely<unknown>, database.dialect, schema);
   } catch (err) {
     await database.close().catch(() => {});

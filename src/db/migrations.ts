@@ -65,6 +65,22 @@ const MIGRATIONS: SchemaMigration[] = [
       for (const t of ['sessions', 'user_sites', 'sites', 'users']) await db.schema.dropTable(t).ifExists().execute();
     },
   },
+  {
+    name: '0002_login_failures',
+    async up(db) {
+      await db.schema
+        .createTable('login_failures')
+        .ifNotExists()
+        .addColumn('key', 'varchar(300)', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('reset_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('login_failures_reset_idx').ifNotExists().on('login_failures').column('reset_at').execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('login_failures').ifExists().execute();
+    },
+  },
 ];
 
 class InCodeProvider implements MigrationProvider {

@@ -37,9 +37,19 @@ export interface SessionsTable {
   created_at: number | string;
 }
 
+/** Failed-login counters when Redis is not configured (auth/login-limiter.ts). */
+export interface LoginFailuresTable {
+  /** `u:<username>` or `ip:<address>`. */
+  key: string;
+  failures: number;
+  /** Epoch ms at which the window ends; bigint in PostgreSQL (read with Number()). */
+  reset_at: number | string;
+}
+
 export interface AccountsDb {
   users: UsersTable;
   sites: SitesTable;
   user_sites: UserSitesTable;
   sessions: SessionsTable;
+  login_failures: LoginFailuresTable;
 }

@@ -92,7 +92,7 @@ export class RedisConnections {
       await ready(conns.client, conns.timeoutMs);
     } catch (err) {
       await conns.close();
-      throw new Error(`Redis at ${maskPassword(url)} is not reachable: ${(err as Error).message}`, { cause: err });
+      throw new Error(`Redis at ${maskPassword(url)} (REDIS_URL) is not reachable: ${(err as Error).message}`, { cause: err });
     }
     return conns;
   }

@@ -115,6 +115,25 @@ export function usersRoutes(service: UsersService, authenticator: Authenticator)
       },
     );
 
+    app.post<{ Params: { id: string } }>(
+      '/users/:id/unlock',
+      {
+        onRequest: admin,
+        schema: {
+          tags: ['users'],
+          summary: 'Lift the lock that failed logins put on a user',
+          description: 'After LOGIN_MAX_FAILURES wrong passwords a username gets 429 until its window ends; this lets it log in at once. Setting a new password does the same.',
+          security: bearer,
+          params: S.idParams,
+          response: { 204: noContent, ...adminErrors, 404: errors[404] },
+        },
+      },
+      async (req, reply) => {
+        await service.unlock((await service.getUser(Number(req.params.id))).username);
+        return reply.code(204).send();
+      },
+    );
+
     // ------------------------------------------------------------ sites (admins)
 
     app.get(

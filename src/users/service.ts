@@ -8,6 +8,7 @@ import type { Principal, Role } from '../auth/principal.js';
 import { checkPassword, generatePassword, hashPassword } from '../auth/passwords.js';
 import type { Sessions } from '../auth/sessions.js';
 import type { EventBus } from '../auth/account-events.js';
+import type { LoginLimiter } from '../auth/login-limiter.js';
 import type { AccountsRepository, SiteView, UserView } from './repository.js';
 import { checkRole, checkSiteName, checkSiteNames, checkUsername } from './validation.js';
 
@@ -36,6 +37,7 @@ export class UsersService {
     private readonly repo: AccountsRepository,
     private readonly sessions: Sessions,
     private readonly bus: EventBus,
+    private readonly limiter: LoginLimiter,
     private readonly log: Logger,
   ) {}
 
@@ -103,8 +105,18 @@ export class UsersService {
     if (hash !== undefined || isActive === false) {
       await this.sessions.endAllForUser(id, self ? actor.sessionId : undefined);
     }
+    // A new password lifts a lock left by failed attempts with the old one.
+    if (hash !== undefined) await this.limiter.clearUser(view.username);
     await this.bus.publish({ type: 'users-changed', userIds: [id] });
     return view;
+  }
+
+  /** Lifts the lock that failed logins put on a username (its address's count stays). */
+  async unlock(username: string): Promise<void> {
+    const row = await read(() => this.repo.userByUsername(username));
+    if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
+    await this.limiter.clearUser(row.username);
+    this.log.info({ userId: row.id }, 'login lock lifted');
   }
 
   /** Deletes a user and ends their sessions. An admin cannot delete themself or the last active admin. */

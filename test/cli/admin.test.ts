@@ -1,5 +1,8 @@
 // The admin CLI works on the same database (and Redis) as a running server: its tokens are accepted
 // by the server (a cache miss finds the session), and a password it sets ends the server's sessions.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessLoss } from '../../src/auth/authenticator.js';
 import { runCli, parseArgs } from '../../src/cli/admin.js';
@@ -17,7 +20,7 @@ describe.each([SQLITE, POSTGRES_REDIS])('admin CLI ($name)', (backend) => {
   const sandbox = new Sandbox(backend, 'cli');
   let srv: TestService;
   beforeAll(async () => {
-    srv = await startService({ sandbox });
+    srv = await startService({ sandbox, env: { LOGIN_MAX_FAILURES: '3' } });
   });
   afterAll(async () => {
     await srv?.stop();
@@ -76,10 +79,44 @@ describe.each([SQLITE, POSTGRES_REDIS])('admin CLI ($name)', (backend) => {
     const unknown = await cli(sandbox, ['token', 'nobody']);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/not found/);
-    const noSecret = await cli(sandbox, ['token', 'pia'], { JWT_SECRET: '' });
-    expect(noSecret.code).toBe(2);
-    expect(noSecret.err).toMatch(/JWT_SECRET is not set/);
     expect((await cli(sandbox, ['help'])).code).toBe(0);
+  });
+
+  it('says which database and secret it uses, and warns when the database is not the server’s', async () => {
+    const used = await cli(sandbox, ['list-users']);
+    expect(used.err).toMatch(backend.pg ? /accounts: PostgreSQL at postgres:\/\/\S+ \(DATABASE_URL\); tokens signed with JWT_SECRET/ : /accounts: SQLite \S+accounts\.sqlite \(DATA_DIR\); tokens signed with JWT_SECRET/);
+    expect(used.err).not.toMatch(/warning/);
+    // Without JWT_SECRET it signs with the secret kept in DATA_DIR (the quick-start server's), and says so.
+    const noSecret = await cli(sandbox, ['token', 'pia'], { JWT_SECRET: '' });
+    expect(noSecret.code).toBe(0);
+    expect(noSecret.err).toContain(`tokens signed with the secret kept in ${sandbox.dataDir}/jwt-secret`);
+    if (!backend.pg) {
+      const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-other-'));
+      try {
+        const wrong = await cli(sandbox, ['list-users'], { DATA_DIR: elsewhere });
+        expect(wrong.err).toMatch(/warning: this database is new: is this the server's DATA_DIR/);
+      } finally {
+        fs.rmSync(elsewhere, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('unlocks a user locked by failed logins; set-password lifts the lock too', async () => {
+    const login = (password: string) => call(srv.url, 'POST', '/login', { body: { username: 'pia', password } });
+    const lock = async () => {
+      for (let i = 0; i < 3; i++) expect((await login('wrong-password')).status).toBe(401);
+      const refused = await login('wrong-again');
+      expect(refused.status).toBe(429);
+      expect(refused.body.detail).toMatch(/retry in \d+ seconds \(at \d\d:\d\d:\d\d UTC\) after too many failed logins; an admin can unlock the account now/);
+    };
+    await lock();
+    const unlocked = await cli(sandbox, ['unlock', 'pia']);
+    expect(unlocked.code).toBe(0);
+    expect(unlocked.out).toMatch(/pia may log in again/);
+    await lock();
+    expect((await cli(sandbox, ['set-password', 'pia', '--password', 'pia-password-2'])).code).toBe(0);
+    expect((await login('pia-password-2')).status).toBe(200);
+    expect((await cli(sandbox, ['unlock', 'nobody'])).code).toBe(1);
   });
 });
 

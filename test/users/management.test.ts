@@ -12,7 +12,7 @@ describe.each([SQLITE, POSTGRES])('users and sites ($name)', (backend) => {
   const as = (method: string, route: string, body?: unknown, token = root.access_token) => call(url, method, route, { token, body });
 
   beforeAll(async () => {
-    srv = await startService({ sandbox });
+    srv = await startService({ sandbox, env: { LOGIN_MAX_FAILURES: '3' } });
     const s = await seedUsers(srv, [{ username: 'root', role: 'admin' }]);
     url = s.url;
     root = s.users.root;
@@ -20,6 +20,18 @@ describe.each([SQLITE, POSTGRES])('users and sites ($name)', (backend) => {
   afterAll(async () => {
     await srv?.stop();
     await sandbox.cleanup();
+  });
+
+  it('lets an admin lift a login lock (POST /users/{id}/unlock), others not', async () => {
+    const { users } = await seedUsers(srv, [{ username: 'locked-out', role: 'user' }]);
+    const u = users['locked-out'];
+    const login = (password: string) => call(url, 'POST', '/login', { body: { username: 'locked-out', password } });
+    for (let i = 0; i < 3; i++) expect((await login('wrong-password')).status).toBe(401);
+    expect((await login(u.password)).status).toBe(429);
+    expect((await as('POST', `/users/${u.id}/unlock`, undefined, u.access_token)).status).toBe(403);
+    expect((await as('POST', '/users/999999/unlock')).status).toBe(404);
+    expect((await as('POST', `/users/${u.id}/unlock`)).status).toBe(204);
+    expect((await login(u.password)).status).toBe(200);
   });
 
   it('creates a user with sites (creating missing sites), shows it without a hash', async () => {
