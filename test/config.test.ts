@@ -1,5 +1,8 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, loadSettings } from '../src/config.js';
 
 describe('configuration', () => {
   it('has working defaults for the embedded setup', () => {
@@ -34,5 +37,47 @@ describe('configuration', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).setting).toBe(setting);
     expect((err as Error).message).toContain(setting);
+  });
+});
+
+describe('documented settings', () => {
+  const source = fs.readFileSync('src/config.ts', 'utf8');
+  /** Every variable config.ts reads: by name in its source, and by watching loadConfig read an env. */
+  const read = new Set([...source.matchAll(/env(?:, '|\.)([A-Z][A-Z0-9_]+)/g)].map((m) => m[1]!));
+  loadConfig(new Proxy({}, { get: (_t, k) => (typeof k === 'string' && /^[A-Z]/.test(k) && read.add(k), undefined) }));
+
+  const example = fs.readFileSync('.env.example', 'utf8');
+  const exampleDefaults = new Map([...example.matchAll(/^# ([A-Z][A-Z0-9_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+  const readme = fs.readFileSync('README.md', 'utf8');
+  const table = readme.slice(readme.indexOf('| variable | default | meaning |'));
+  const readmeNames = new Set([...table.slice(0, table.indexOf('\n\n')).matchAll(/^\| `([A-Z][A-Z0-9_]+)` \|/gm)].map((m) => m[1]!));
+
+  it('lists every setting in .env.example and in the README, and nothing else', () => {
+    expect([...exampleDefaults.keys()].sort()).toEqual([...read].sort());
+    expect([...readmeNames].sort()).toEqual([...read].sort());
+  });
+
+  it("shows each setting's real default in .env.example", () => {
+    const { jwtSecret: _ignored, ...defaults } = loadConfig({});
+    for (const [name, value] of exampleDefaults) {
+      if (value === '') continue; // no default value (unset, or generated)
+      const { jwtSecret: _also, ...withValue } = loadConfig({ [name]: value });
+      expect(withValue, `${name}=${value}`).toEqual(defaults);
+    }
+  });
+});
+
+describe('settings in a file', () => {
+  it('reads ENV_FILE (or .env) under the environment, and refuses a named file that is missing', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-env-'));
+    try {
+      const file = path.join(dir, 'service.env');
+      fs.writeFileSync(file, '# comment\nPORT=9123\nHOST=0.0.0.0\nJWT_SECRET="from-the-file-0123456789"\n');
+      const c = loadSettings({ ENV_FILE: file, HOST: '127.0.0.2', DATA_DIR: dir });
+      expect(c).toMatchObject({ port: 9123, host: '127.0.0.2', jwtSecret: 'from-the-file-0123456789', jwtSecretGenerated: false });
+      expect(() => loadSettings({ ENV_FILE: path.join(dir, 'missing.env') })).toThrow(/ENV_FILE: cannot read/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
