@@ -20,6 +20,7 @@ import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
+import { readableLogStream } from './observability/log-format.js';
 import { requireAuth } from './auth/guard.js';
 
 export interface Service {
@@ -40,6 +41,11 @@ export interface BuildOptions {
   dbSchema?: string;
 }
 
+/** Readable lines when asked, or by default when a person is reading (stdout is a terminal). */
+function readableLogs(config: Config): boolean {
+  return config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+}
+
 /** Never log a token: sockets may carry it as ?token=. */
 export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
@@ -49,7 +55,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const app = Fastify({
     logger: opts.logger ?? {
       level: config.logLevel,
-      ...(opts.logStream ? { stream: opts.logStream } : {}),
+      ...(opts.logStream ? { stream: opts.logStream } : readableLogs(config) ? { stream: readableLogStream(process.stdout) } : {}),
       serializers: {
         req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactToken(req.url), ip: req.ip }),
       },

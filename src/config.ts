@@ -20,6 +20,8 @@ export interface Config {
   host: string;
   port: number;
   logLevel: LogLevel;
+  /** json: one JSON object a line; pretty: readable lines; auto: pretty on a terminal. */
+  logFormat: 'auto' | 'json' | 'pretty';
   /** Origins allowed by CORS; empty = CORS off (same origin only). */
   corsOrigins: string[];
   trustProxy: boolean;
@@ -142,6 +144,8 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const logLevel = str(env, 'LOG_LEVEL', 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = str(env, 'LOG_FORMAT', 'auto') as Config['logFormat'];
+  if (!['auto', 'json', 'pretty'].includes(logFormat)) throw new ConfigError('LOG_FORMAT', 'must be auto, json or pretty');
   const adminPassword = env.ADMIN_PASSWORD ? env.ADMIN_PASSWORD : null;
   if (adminPassword !== null && adminPassword.length < 8) {
     throw new ConfigError('ADMIN_PASSWORD', 'must be at least 8 characters');
@@ -158,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: str(env, 'HOST', '127.0.0.1'),
     port: int(env, 'PORT', 8000, 0, 65535),
     logLevel,
+    logFormat,
     corsOrigins,
     trustProxy: bool(env, 'TRUST_PROXY', false),
 

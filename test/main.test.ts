@@ -85,4 +85,17 @@ describe('npm start', () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it.skipIf(!fs.existsSync(MAIN))('logs JSON lines to a pipe, readable lines with LOG_FORMAT=pretty', async () => {
+    for (const [format, pattern] of [['auto', /^\{"level":30,.*"msg":"Server listening/m], ['pretty', /^\d\d:\d\d:\d\d\.\d{3} {2}INFO {3}Server listening/m]] as const) {
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-main-'));
+      try {
+        const r = await run({ DATA_DIR: dataDir, PORT: '0', LOG_FORMAT: format }, /Server listening/);
+        expect(r.out).toMatch(pattern);
+        await r.kill();
+      } finally {
+        fs.rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  });
 });
