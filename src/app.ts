@@ -5,8 +5,6 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from './config.js';
 import { Close, CloseReason, Errors } from './errors.js';
 import type { FrameStore } from './frames/store.js';
@@ -16,6 +14,7 @@ import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
+import { registerOpenApi } from './docs/openapi.js';
 import { createAccounts, type Accounts } from './auth/accounts.js';
 import { requireAuth } from './auth/guard.js';
 import { labelsRateLimit, rateLimitPluginOptions } from './auth/rate-limits.js';
@@ -81,14 +80,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, credentials: false });
   }
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Frame streaming service', version: '0.1.0', description: 'Live annotated frames from site cameras.' },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerOpenApi(app);
 
   // --- the service's parts
   const store = await openFrameStore(config, app.log);

@@ -100,7 +100,7 @@ export function accountsRoutes(service: AccountsService, authenticator: Authenti
             required: ['old_password', 'new_password'],
           },
           response: {
-            200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...S.tokenPair.properties }, required: ['status', 'access_token', 'refresh_token'] },
+            200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...S.tokenPairProperties }, required: ['status', 'access_token', 'refresh_token'] },
             401: S.errors[401],
             403: S.errors[403],
             422: S.errors[422],

@@ -3,15 +3,10 @@ import { ROLES } from '../auth/principal.js';
 import { PASSWORD_MAX, PASSWORD_MIN } from '../auth/passwords.js';
 import { MAX_SITES_PER_USER, SITE_PATTERN, SITE_RULE, USERNAME_PATTERN, USERNAME_RULE } from './validation.js';
 
-export const errorBody = {
-  type: 'object',
-  description: 'Error: a message for a person and a stable code',
-  properties: { detail: { type: 'string' }, code: { type: 'string' } },
-  required: ['detail', 'code'],
-  additionalProperties: true,
-} as const;
+// Schemas with an `$id` are registered once (app.addSchema, see accountSchemas) and referenced as
+// `{ $ref: 'Name#' }`: the OpenAPI document lists them by name under components.schemas.
 
-const err = (description: string) => ({ ...errorBody, description });
+const err = (description: string) => ({ $ref: 'Error#', description });
 
 export const errors = {
   401: err('Missing, invalid, expired or revoked token (MISSING_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_ACTIVE)'),
@@ -29,7 +24,8 @@ export const role = { type: 'string', enum: [...ROLES] } as const;
 export const siteName = { type: 'string', pattern: SITE_PATTERN, minLength: 1, maxLength: 200, description: `A site (label) name: ${SITE_RULE}` } as const;
 export const siteList = { type: 'array', items: siteName, maxItems: MAX_SITES_PER_USER, description: 'Site names; missing sites are created' } as const;
 
-export const user = {
+const userSchema = {
+  $id: 'User',
   type: 'object',
   properties: {
     id: { type: 'integer' },
@@ -43,7 +39,8 @@ export const user = {
   required: ['id', 'username', 'role', 'is_active', 'sites', 'created_at', 'updated_at'],
 } as const;
 
-export const site = {
+const siteSchema = {
+  $id: 'Site',
   type: 'object',
   properties: {
     id: { type: 'integer' },
@@ -54,22 +51,27 @@ export const site = {
   required: ['id', 'name', 'created_at', 'updated_at'],
 } as const;
 
-export const tokenPair = {
+export const tokenPairProperties = {
+  access_token: { type: 'string', description: 'Short-lived HS256 JWT, type "access"' },
+  refresh_token: { type: 'string', description: 'Long-lived HS256 JWT, type "refresh"; single use' },
+} as const;
+
+const tokenPairSchema = {
+  $id: 'TokenPair',
   type: 'object',
-  properties: {
-    access_token: { type: 'string', description: 'Short-lived HS256 JWT, type "access"' },
-    refresh_token: { type: 'string', description: 'Long-lived HS256 JWT, type "refresh"; single use' },
-  },
+  properties: tokenPairProperties,
   required: ['access_token', 'refresh_token'],
 } as const;
 
-export const loginReply = {
+const loginReplySchema = {
+  $id: 'LoginReply',
   type: 'object',
-  properties: { ...tokenPair.properties, role, username: { type: 'string' }, user_id: { type: 'integer' } },
+  properties: { ...tokenPairProperties, role, username: { type: 'string' }, user_id: { type: 'integer' } },
   required: ['access_token', 'refresh_token', 'role', 'username', 'user_id'],
 } as const;
 
-export const status = {
+const statusSchema = {
+  $id: 'StatusOk',
   type: 'object',
   properties: { status: { type: 'string', enum: ['ok'] } },
   required: ['status'],
@@ -81,6 +83,13 @@ export const idParams = {
   properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'Numeric id' } },
   required: ['id'],
 } as const;
+
+export const accountSchemas = [userSchema, siteSchema, tokenPairSchema, loginReplySchema, statusSchema];
+export const user = { $ref: 'User#' } as const;
+export const site = { $ref: 'Site#' } as const;
+export const tokenPair = { $ref: 'TokenPair#' } as const;
+export const loginReply = { $ref: 'LoginReply#' } as const;
+export const status = { $ref: 'StatusOk#' } as const;
 
 export const noContent = { type: 'null', description: 'Done' } as const;
 export const bearer = [{ bearerAuth: [] }];
