@@ -15,6 +15,7 @@ import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { registerOpenApi } from './docs/openapi.js';
+import { asyncapiRoute } from './docs/asyncapi.js';
 import { createAccounts, type Accounts } from './auth/accounts.js';
 import { requireAuth } from './auth/guard.js';
 import { labelsRateLimit, rateLimitPluginOptions } from './auth/rate-limits.js';
@@ -25,6 +26,8 @@ export interface Service {
   store: FrameStore;
   accounts: Accounts;
   hub: Hub;
+  /** URLs of the WebSocket routes, as registered (the AsyncAPI document's test checks it against them). */
+  socketRoutes: readonly string[];
 }
 
 export interface BuildOptions {
@@ -81,6 +84,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, credentials: false });
   }
   await registerOpenApi(app);
+  const socketRoutes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.wsHandler && route.method === 'GET') socketRoutes.push(route.url);
+  });
 
   // --- the service's parts
   const store = await openFrameStore(config, app.log);
@@ -133,10 +140,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       onStored: () => metrics.framesStored.inc(),
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => accounts.ping() });
+    await asyncapiRoute(scope);
   });
 
   app.addHook('onClose', async () => {
     await Promise.allSettled([store.close(), accounts.close()]);
   });
-  return { app, config, store, accounts, hub };
+  return { app, config, store, accounts, hub, socketRoutes };
 }

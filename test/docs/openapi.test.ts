@@ -61,8 +61,9 @@ describe('OpenAPI document', () => {
     expect(doc.paths['/users'].get.responses['200'].content['application/json'].schema.properties.users.items).toEqual({ $ref: '#/components/schemas/User' });
   });
 
-  it('lists /metrics as Prometheus text, and /metrics answers that', async () => {
+  it('lists /metrics as Prometheus text and /asyncapi.json, and /metrics answers that', async () => {
     expect(Object.keys(doc.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain']);
+    expect(doc.paths['/asyncapi.json'].get).toBeDefined();
     const res = await fetch(`${svc.url}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
