@@ -28,11 +28,12 @@ export interface ProducerUnderTest {
 
 export function producerTests(p: ProducerUnderTest): void {
   let svc: TestService;
-  let command: string;
+  // Found in each test, so that a missing interpreter fails every test with what to install.
+  let found: string | undefined;
+  const command = () => (found ??= p.command());
   // Tokens expire within the tests: a fresh one for each use.
   const admin = () => svc.token('examples-admin');
   beforeAll(async () => {
-    command = p.command();
     // Tokens live 10 s (the least allowed), so a run of a few seconds has to refresh; one upload at a time.
     svc = await startService({ ACCESS_TOKEN_TTL: '10', MAX_CONCURRENT_UPLOADS: '1' });
   });
@@ -65,7 +66,7 @@ export function producerTests(p: ProducerUnderTest): void {
   if (p.via.includes('http')) {
     it('over HTTP: uploads every frame, refreshes before expiry, waits out a 429 and logs in again after its session ended', async () => {
       const { label, viewer, account } = await watchedSite();
-      const run = runExample(command, [p.script, label, 'cam-1', '--via', 'http', '--count', '60', '--interval', '0.2'], { url: svc.url, ...account });
+      const run = runExample(command(), [p.script, label, 'cam-1', '--via', 'http', '--count', '60', '--interval', '0.2'], { url: svc.url, ...account });
       try {
         await run.line(/^logged in as /);
         await viewer.until(() => framesOf(viewer, 'cam-1').length >= 2, 10_000, 'first uploads');
@@ -97,7 +98,7 @@ export function producerTests(p: ProducerUnderTest): void {
   if (p.via.includes('ws')) {
     it('over /ws/frames: uploads every frame and reconnects with a new session when its socket is closed with 1008', async () => {
       const { label, viewer, account } = await watchedSite();
-      const run = runExample(command, [p.script, label, 'cam-2', '--via', 'ws', '--count', '12', '--interval', '0.2'], { url: svc.url, ...account });
+      const run = runExample(command(), [p.script, label, 'cam-2', '--via', 'ws', '--count', '12', '--interval', '0.2'], { url: svc.url, ...account });
       try {
         await run.line(/^connected to \/ws\/frames$/);
         await viewer.until(() => framesOf(viewer, 'cam-2').length >= 3, 10_000, 'first uploads');
@@ -121,7 +122,7 @@ export function producerTests(p: ProducerUnderTest): void {
     const notImage = path.join(fs.mkdtempSync(path.join(svc.config.dataDir, 'img-')), 'notes.txt');
     fs.writeFileSync(notImage, 'not an image');
     const via = p.via[0]!;
-    const run = runExample(command, [p.script, label, 'cam-3', '--via', via, '--count', '2', '--interval', '0', '--image', notImage], { url: svc.url, ...account });
+    const run = runExample(command(), [p.script, label, 'cam-3', '--via', via, '--count', '2', '--interval', '0', '--image', notImage], { url: svc.url, ...account });
     try {
       await run.success(15_000);
       const refusals = run.lines.filter((l) => l.includes('file is not an image (expected JPEG or PNG bytes)'));

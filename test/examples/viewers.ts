@@ -14,9 +14,10 @@ export interface ViewerUnderTest {
 export function viewerTests(v: ViewerUnderTest): void {
   let svc: TestService;
   let admin: string;
-  let command: string;
+  // Found in each test, so that a missing interpreter fails every test with what to install.
+  let found: string | undefined;
+  const command = () => (found ??= v.command());
   beforeAll(async () => {
-    command = v.command();
     svc = await startService();
     admin = await svc.token('examples-admin');
   });
@@ -27,7 +28,7 @@ export function viewerTests(v: ViewerUnderTest): void {
     expect((await postFrame(svc.url, admin, { label, key: 'seed', ...defaultMeta }, jpeg(0, 100))).status).toBe(200);
     const account = await createAccount(svc, `viewer-${Math.random().toString(36).slice(2, 8)}`, 'user', [label]);
     const real = await connect(svc.url, `/ws/labels/${label}`, admin);
-    const run = runExample(command, [v.script, label, '--frames', '4'], { url: svc.url, ...account });
+    const run = runExample(command(), [v.script, label, '--frames', '4'], { url: svc.url, ...account });
     try {
       await run.line(/^watching /);
       await run.line(/^seed: /, 5_000); // on connect: the newest frame of every camera
@@ -59,7 +60,7 @@ export function viewerTests(v: ViewerUnderTest): void {
 
   it('stops with a message when the account may not watch the site', async () => {
     const account = await createAccount(svc, `outsider-${Math.random().toString(36).slice(2, 8)}`, 'user', ['somewhere-else']);
-    const run = runExample(command, [v.script, uniqueLabel(), '--frames', '1'], { url: svc.url, ...account });
+    const run = runExample(command(), [v.script, uniqueLabel(), '--frames', '1'], { url: svc.url, ...account });
     const { code } = await run.exited;
     expect(code, run.output).not.toBe(0);
     expect(run.output).toContain('closed: 1008 Not allowed to view this site');
