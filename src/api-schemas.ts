@@ -1,14 +1,8 @@
 // JSON schemas every part of the HTTP API shares (validation, serialization and the OpenAPI
-// document): the error body and the small replies.
-export const errorBody = {
-  type: 'object',
-  description: 'Error: a message for a person and a stable code',
-  properties: { detail: { type: 'string' }, code: { type: 'string' } },
-  required: ['detail', 'code'],
-  additionalProperties: true,
-} as const;
-
-const err = (description: string) => ({ ...errorBody, description });
+// document). Schemas with an `$id` are registered once (src/docs/openapi.ts) and referenced as
+// `{ $ref: 'Name#' }`: the OpenAPI document lists them by name under components.schemas. The error
+// body itself, `Error`, is declared beside the catalogue (errors.ts).
+const err = (description: string) => ({ $ref: 'Error#', description });
 
 export const errors = {
   401: err('Missing, invalid, expired or revoked token (MISSING_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_ACTIVE)'),
@@ -20,11 +14,13 @@ export const errors = {
   503: err('Accounts database or Redis unavailable (DB_UNAVAILABLE, REDIS_UNAVAILABLE)'),
 } as const;
 
-export const status = {
+export const statusSchema = {
+  $id: 'StatusOk',
   type: 'object',
   properties: { status: { type: 'string', enum: ['ok'] } },
   required: ['status'],
 } as const;
 
+export const status = { $ref: 'StatusOk#' } as const;
 export const noContent = { type: 'null', description: 'Done' } as const;
 export const bearer = [{ bearerAuth: [] }];

@@ -6,8 +6,6 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { Config } from './config.js';
 import { Close, CloseReason, rateLimited } from './errors.js';
 import { httpReply } from './error-mapping.js';
@@ -21,6 +19,8 @@ import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { readableLogStream } from './observability/log-format.js';
+import { registerOpenApi } from './docs/openapi.js';
+import { asyncapiRoute } from './docs/asyncapi.js';
 import { requireAuth } from './auth/guard.js';
 
 export interface Service {
@@ -30,6 +30,8 @@ export interface Service {
   store: FrameStore;
   accounts: Accounts;
   hub: Hub;
+  /** URLs of the WebSocket routes, as registered (the AsyncAPI document's test checks it against them). */
+  socketRoutes: readonly string[];
 }
 
 export interface BuildOptions {
@@ -77,14 +79,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   if (config.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, credentials: false });
   }
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'Frame streaming service', version: '0.1.0', description: 'Live annotated frames from site cameras.' },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
+  await registerOpenApi(app);
+  const socketRoutes: string[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.wsHandler && route.method === 'GET') socketRoutes.push(route.url);
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   // --- the shared connections and the service's parts
   const connections = await openConnections(config, { log: app.log, dbSchema: opts.dbSchema });
@@ -153,7 +152,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       onStored: () => metrics.framesStored.inc(),
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
+    await asyncapiRoute(scope);
   });
 
-  return { app, config, connections, store, accounts, hub };
+  return { app, config, connections, store, accounts, hub, socketRoutes };
 }

@@ -61,3 +61,16 @@ export const CloseReason = {
   STORE_UNAVAILABLE: 'Frame store unavailable',
   SERVICE_UNAVAILABLE: 'Service unavailable',
 } as const;
+
+/** The body of every HTTP error, a named schema (`Error` in the OpenAPI document). */
+export const errorReplySchema = {
+  $id: 'Error',
+  type: 'object',
+  description: 'Every HTTP error: a message for a person and a stable code from the catalogue',
+  properties: {
+    detail: { type: 'string', description: 'What is wrong, for a person' },
+    code: { type: 'string', enum: Object.keys(Errors), description: 'Stable code: clients may branch on it' },
+  },
+  required: ['detail', 'code'],
+  additionalProperties: true,
+} as const;

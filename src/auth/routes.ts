@@ -5,7 +5,7 @@ import { bearer, errors, status } from '../api-schemas.js';
 import type { Authenticator } from './authenticator.js';
 import { bearerToken, requireAuth } from './guard.js';
 import type { LoginService } from './login.js';
-import { loginReply, password, tokenPair } from './schemas.js';
+import { loginReply, password, tokenPair, tokenPairProperties } from './schemas.js';
 
 export function loginRoutes(login: LoginService, authenticator: Authenticator): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
@@ -87,7 +87,7 @@ export function loginRoutes(login: LoginService, authenticator: Authenticator): 
             required: ['old_password', 'new_password'],
           },
           response: {
-            200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...tokenPair.properties }, required: ['status', 'access_token', 'refresh_token'] },
+            200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...tokenPairProperties }, required: ['status', 'access_token', 'refresh_token'] },
             401: errors[401],
             403: errors[403],
             422: errors[422],

@@ -36,11 +36,7 @@ async function storeUpload(deps: IngestDeps, principal: Principal, raw: RawUploa
   deps.onStored?.();
 }
 
-const okSchema = {
-  type: 'object',
-  properties: { status: { type: 'string' }, message: { type: 'string' } },
-  required: ['status', 'message'],
-} as const;
+const error = (description: string) => ({ $ref: 'Error#', description });
 
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
   const bodyLimit = deps.config.maxFrameBytes + METADATA_ALLOWANCE;
@@ -68,10 +64,26 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
         summary: 'Upload one annotated frame (multipart/form-data)',
         description:
           'Fields: label, key, file (JPEG or PNG), warnings_json, cone_polygons_json, pole_polygons_json, ' +
-          'detection_items_json (optional), width, height (optional integers).',
+          'detection_items_json (optional), width, height (optional integers). Accounts: admin (any site), ' +
+          'model_manager (its sites). The frame is pushed to the viewers of the label at once.',
         consumes: ['multipart/form-data'],
         security: [{ bearerAuth: [] }],
-        response: { 200: okSchema },
+        response: {
+          200: { $ref: 'UploadOk#' },
+          400: error('Malformed multipart body (BAD_REQUEST)'),
+          401: error('Missing, invalid, expired or revoked token'),
+          403: error('This account may not upload to this site (SITE_FORBIDDEN)'),
+          413: error('Image or body too large (PAYLOAD_TOO_LARGE)'),
+          415: error('Not multipart/form-data, or the file is neither JPEG nor PNG (UNSUPPORTED_MEDIA_TYPE, NOT_AN_IMAGE)'),
+          422: error('A field is missing or invalid (VALIDATION)'),
+          429: error('Too many uploads in progress; retry after Retry-After seconds (RATE_LIMITED)'),
+          503: error('Frame store unavailable; retry shortly (STORE_UNAVAILABLE)'),
+        },
+      },
+      // The body is parsed by multipart.ts, not validated by Fastify: the form schema is added
+      // for the OpenAPI document only, so that /docs can send a real upload.
+      config: {
+        swaggerTransform: ({ schema, url }) => ({ url, schema: { ...schema, body: { $ref: '#/components/schemas/FrameUpload' } } as typeof schema }),
       },
     },
     async (req) => {

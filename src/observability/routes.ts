@@ -35,15 +35,23 @@ export class Metrics {
   }
 }
 
-const statusSchema = {
+/** GET /healthz's and /readyz's reply, a named schema (see docs/openapi.ts). */
+export const healthSchema = {
+  $id: 'Health',
   type: 'object',
-  properties: { status: { type: 'string' }, store: { type: 'string' }, accounts: { type: 'string' } },
+  properties: {
+    status: { type: 'string', enum: ['ok', 'unavailable'] },
+    store: { type: 'string', enum: ['ok', 'unavailable'], description: 'Frame store (memory or Redis); readiness only' },
+    accounts: { type: 'string', enum: ['ok', 'unavailable'], description: 'Accounts database (and Redis); readiness only' },
+  },
+  required: ['status'],
 } as const;
+const health = { $ref: 'Health#' } as const;
 
 export async function observabilityRoutes(app: FastifyInstance, deps: ObservabilityDeps & { metrics: Metrics }): Promise<void> {
-  app.get('/healthz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Liveness', response: { 200: statusSchema } } }, async () => ({ status: 'ok' }));
+  app.get('/healthz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Liveness', response: { 200: health } } }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Readiness: frame store and accounts reachable', response: { 200: statusSchema, 503: statusSchema } } }, async (_req, reply) => {
+  app.get('/readyz', { logLevel: 'warn', schema: { tags: ['operations'], summary: 'Readiness: frame store and accounts reachable', response: { 200: health, 503: health } } }, async (_req, reply) => {
     const [store, accounts] = await Promise.allSettled([deps.store.ping(), deps.pingAccounts()]);
     const body = {
       status: store.status === 'fulfilled' && accounts.status === 'fulfilled' ? 'ok' : 'unavailable',
@@ -53,7 +61,15 @@ export async function observabilityRoutes(app: FastifyInstance, deps: Observabil
     return reply.code(body.status === 'ok' ? 200 : 503).send(body);
   });
 
-  app.get('/metrics', { logLevel: 'warn', schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', {
+    logLevel: 'warn',
+    schema: {
+      tags: ['operations'],
+      summary: 'Prometheus metrics (text exposition format): frames stored, viewers, skipped frames, process',
+      produces: ['text/plain'],
+      response: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  }, async (_req, reply) => {
     reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
   });

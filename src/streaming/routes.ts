@@ -37,6 +37,14 @@ function labelsRateLimit(config: Pick<Config, 'labelsRateMax' | 'labelsRateWindo
   };
 }
 
+/** GET /labels's reply, a named schema (see docs/openapi.ts). */
+export const labelsSchema = {
+  $id: 'Labels',
+  type: 'object',
+  properties: { labels: { type: 'array', items: { type: 'string' }, description: 'Sorted site names' } },
+  required: ['labels'],
+} as const;
+
 const labelParams = {
   type: 'object',
   properties: { label: { type: 'string', minLength: 1 } },
@@ -112,7 +120,9 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
         summary: 'Labels (sites) with at least one live camera that the caller may watch',
         security: [{ bearerAuth: [] }],
         response: {
-          200: { type: 'object', properties: { labels: { type: 'array', items: { type: 'string' } } }, required: ['labels'] },
+          200: { $ref: 'Labels#' },
+          401: { $ref: 'Error#', description: 'Missing, invalid, expired or revoked token' },
+          429: { $ref: 'Error#', description: 'Too many requests; see Retry-After (RATE_LIMITED)' },
         },
       },
     },

@@ -1,4 +1,5 @@
-// JSON schemas of the users API (validation, serialization and the OpenAPI document).
+// JSON schemas of the users API (validation, serialization and the OpenAPI document; the named
+// ones are registered by src/docs/openapi.ts).
 import { role } from '../auth/schemas.js';
 import { MAX_SITES_PER_USER, SITE_PATTERN, SITE_RULE, USERNAME_PATTERN, USERNAME_RULE } from './validation.js';
 
@@ -6,7 +7,8 @@ export const username = { type: 'string', pattern: USERNAME_PATTERN, description
 export const siteName = { type: 'string', pattern: SITE_PATTERN, minLength: 1, maxLength: 200, description: `A site (label) name: ${SITE_RULE}` } as const;
 export const siteList = { type: 'array', items: siteName, maxItems: MAX_SITES_PER_USER, description: 'Site names; missing sites are created' } as const;
 
-export const user = {
+const userSchema = {
+  $id: 'User',
   type: 'object',
   properties: {
     id: { type: 'integer' },
@@ -20,7 +22,8 @@ export const user = {
   required: ['id', 'username', 'role', 'is_active', 'sites', 'created_at', 'updated_at'],
 } as const;
 
-export const site = {
+const siteSchema = {
+  $id: 'Site',
   type: 'object',
   properties: {
     id: { type: 'integer' },
@@ -38,3 +41,6 @@ export const idParams = {
   required: ['id'],
 } as const;
 
+export const userSchemas = [userSchema, siteSchema];
+export const user = { $ref: 'User#' } as const;
+export const site = { $ref: 'Site#' } as const;
