@@ -1,6 +1,8 @@
 // A viewer with a rate cap or a preview rendition, as a member of a feed (feed.ts). It remembers
 // what each camera last sent it, so it never gets an older frame or the same one twice, and sends
-// each camera at most once per interval. A frame that comes too soon is held (one per camera,
+// each camera at most once per interval after the first (the one it gets on connect, which
+// starts no interval: the next comes at the camera's next turn in the feed, so that every viewer
+// of a feed follows the feed's turns). A frame that comes too soon is held (one per camera,
 // replaced by newer ones: latest wins) and sent as soon as the interval has passed, so the last
 // frame of a burst always arrives within one interval. One timer per viewer, armed only while it
 // holds a frame.
@@ -8,8 +10,8 @@ import type { StoredFrame, ViewerMessage } from '../frames/frame.js';
 import { compareIds } from '../frames/keys.js';
 import type { ViewerSocket } from './viewer-socket.js';
 
-/** Timer jitter: ticks of one interval apart may be measured this much closer. */
-const SLACK_MS = 2;
+/** Timer jitter: times one interval apart may be measured this much closer. */
+export const TIMER_SLACK_MS = 2;
 
 interface Held {
   id: string;
@@ -54,12 +56,12 @@ export class CappedViewer {
   /** When the camera may be sent again; a camera never sent may be sent at once. */
   private due(cam: string): number {
     const at = this.sentAt.get(cam);
-    return at === undefined ? -Infinity : at + this.intervalMs - SLACK_MS;
+    return at === undefined ? -Infinity : at + this.intervalMs - TIMER_SLACK_MS;
   }
 
   private send(cam: string, id: string, msg: ViewerMessage, at: number): void {
+    if (this.sentId.has(cam)) this.sentAt.set(cam, at);
     this.sentId.set(cam, id);
-    this.sentAt.set(cam, at);
     this.viewer.offer(cam, msg);
   }
 

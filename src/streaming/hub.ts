@@ -139,7 +139,7 @@ export class Hub {
       for (const v of ch.pushViewers) v.offer(frame.key, msg);
     }
     if (ch.feeds.size > 0) {
-      for (const feed of ch.feeds.values()) if (feed.everyFrame) feed.take(frame, performance.now());
+      for (const feed of ch.feeds.values()) feed.onFrame(frame);
     }
     const waiting = ch.pullWaiters.get(frame.key);
     if (waiting) {
