@@ -178,7 +178,7 @@ const SCENARIOS = [
     ],
   },
   {
-    id: 'wall1', name: `wall: 1 viewer ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'],
+    id: 'wall1', name: `wall: 1 viewer ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'], stores: ['memory'],
     args: ['--streams', '16', '--fps', '10', '--wall-viewers', '1', '--wall-query', WALL_QUERY],
     figures: [
       { figure: 'runs completed', completed: true, target: 'all' },
@@ -189,7 +189,7 @@ const SCENARIOS = [
     ],
   },
   {
-    id: 'wall20', name: `wall: 20 viewers ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'],
+    id: 'wall20', name: `wall: 20 viewers ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'], stores: ['memory'],
     args: ['--streams', '16', '--fps', '10', '--wall-viewers', '20', '--wall-query', WALL_QUERY],
     figures: [
       { figure: 'runs completed', completed: true, target: 'all' },
@@ -201,7 +201,7 @@ const SCENARIOS = [
   },
   {
     id: 'wallmix', name: `fanout 100 viewers × 4 cams × 10 fps × 100 KB photos, with 20 viewers ?${WALL_QUERY} (service only)`,
-    client: 'wall', args: ['--streams', '4', '--fps', '10', '--full-viewers', '100'],
+    client: 'wall', stores: ['memory'], args: ['--streams', '4', '--fps', '10', '--full-viewers', '100'],
     serviceArgs: ['--wall-viewers', '20', '--wall-query', WALL_QUERY], viewers: 120,
     figures: [
       { figure: 'runs completed', completed: true, target: 'all' },
@@ -749,7 +749,7 @@ function buildTable() {
   const push = (r) => rows.push({ ratioText: fmt.ratio(r.ratio ?? null), ...r });
   for (const store of opts.stores) {
     for (const sc of SCENARIOS) {
-      if (!opts.scenarios.includes(sc.id)) continue;
+      if (!opts.scenarios.includes(sc.id) || (sc.stores && !sc.stores.includes(store))) continue;
       const svc = raw.filter((r) => r.scenario === sc.id && r.store === store && r.side === 'service');
       const bare = raw.filter((r) => r.scenario === sc.id && r.store === store && r.side === 'bare');
       for (const fig of sc.figures) {
@@ -953,7 +953,7 @@ async function main() {
     process.exit(2);
   }
 
-  if (SCENARIOS.some((sc) => sc.client === 'wall' && opts.scenarios.includes(sc.id))) {
+  if (SCENARIOS.some((sc) => sc.client === 'wall' && opts.scenarios.includes(sc.id) && sc.stores.some((st) => opts.stores.includes(st)))) {
     try {
       photosDir = await preparePhotos();
     } catch (err) {
@@ -965,7 +965,7 @@ async function main() {
 
   for (const store of opts.stores) {
     for (const sc of SCENARIOS) {
-      if (!opts.scenarios.includes(sc.id)) continue;
+      if (!opts.scenarios.includes(sc.id) || (sc.stores && !sc.stores.includes(store))) continue;
       const client = sc.client === 'wall' ? 'wallbench' : 'framebench';
       say(`== ${store}: ${sc.name}: ${client} ${sc.args.join(' ')}${sc.serviceArgs ? ` (service: ${sc.serviceArgs.join(' ')})` : ''} --seconds ${opts.seconds}`);
       for (let run = 1; run <= opts.runs; run++) {
