@@ -7,8 +7,9 @@
 // process, and judges every figure by the median of the per-run ratios. It adds what framebench
 // does not measure: peak RSS (VmHWM) of both servers, a slow viewer (100 KB/s) among the first
 // row's 100, and Redis commands in a fixed 10 s window with 100 vs 10 viewers, on a redis-server of
-// its own. It prints every raw run, then ONE table, and writes table + raw runs to
-// bench/results/latest.json.
+// its own. The wall rows (max_fps and preview viewers) use its own client, bench/lib/wallbench.mjs,
+// with photograph-like frames (bench/lib/photos.mjs). It prints every raw run, then ONE table, and
+// writes table + raw runs to bench/results/latest.json.
 //
 //   npm run bench                       full run (3 runs of each pair, 10 s each; about 20 minutes)
 //   npm run bench -- --quick            1 run of each, 4 s (about 5 minutes)
@@ -28,6 +29,7 @@ import {
 import { prepareTools } from './lib/tools.mjs';
 import { openFastViewer, openSlowViewer } from './lib/viewers.mjs';
 import { fmt, markdownTable, median, slope } from './lib/stats.mjs';
+import { writePhotos } from './lib/photos.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const SERVICE_MAIN = path.join(REPO, 'dist', 'src', 'main.js');
@@ -55,8 +57,8 @@ const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [opti
                       Latest-wins shows only once the kernel's socket buffers (~4 MB on loopback, ~40 s
                       at 100 KB/s) have drained: runs under 60 s do not judge it.
   --quick             1 run, 4 s (a quick check)
-  --only A,B          scenarios and/or stores to run: fanout100 fanout1000 ingest pull slow commands,
-                      memory redis (e.g. --only fanout100,memory or --only slow)
+  --only A,B          scenarios and/or stores to run: fanout100 fanout1000 ingest pull wall1 wall20 wallmix
+                      slow commands, memory redis (e.g. --only fanout100,memory or --only wall1,wall20)
   --bench-dir DIR     the measuring tools (default ../shared/bench from the repo root; env FRAMEBENCH_DIR)
   --out FILE          results JSON (default bench/results/latest.json)
   --keep-logs         keep the servers' logs (their folder is printed)
@@ -101,7 +103,7 @@ function parseOptions(argv) {
   o.slowSeconds = slowGiven ?? (o.quick && !secondsGiven ? 15 : secondsGiven ? Math.min(90, Math.max(15, 3 * o.seconds)) : 90);
   o.benchDir = path.resolve(REPO, o.benchDir ?? process.env.FRAMEBENCH_DIR ?? '../shared/bench');
   o.out = path.resolve(REPO, o.out ?? 'bench/results/latest.json');
-  const scenarioIds = ['fanout100', 'fanout1000', 'ingest', 'pull', 'slow', 'commands'];
+  const scenarioIds = ['fanout100', 'fanout1000', 'ingest', 'pull', 'wall1', 'wall20', 'wallmix', 'slow', 'commands'];
   const storeIds = ['memory', 'redis'];
   for (const w of o.only) {
     if (!scenarioIds.includes(w) && !storeIds.includes(w)) {
@@ -120,6 +122,17 @@ function parseOptions(argv) {
 
 const ok1 = (x) => x != null && x >= 1 - 1e-9;
 const FANOUT_100 = ['fanout', '--viewers', '100', '--streams', '4', '--fps', '10', '--size', '100000'];
+const WALL_QUERY = 'max_fps=2&rendition=preview';
+const PHOTOS = 16; // distinct photo-like frames, one per camera of the wall
+
+/** What the wall viewers of a wallbench run measured (figures of the wall rows). */
+const wallFigures = [
+  { figure: 'wall viewers: bytes received (worst viewer)', get: (j) => j.wall?.mbitPerSecMax, f: fmt.mbit, abs: (x) => x <= 4, target: '≤ 4 Mbit/s' },
+  { figure: 'wall viewers: age of each camera\'s newest frame, p99 (worst viewer)', get: (j) => j.wall?.ageP99Max, f: fmt.ms, abs: (x) => x <= 1000, target: '≤ 1 s' },
+  { figure: 'wall viewers: frame age p50', get: (j) => j.wall?.ageP50Median, f: fmt.ms },
+  { figure: 'wall viewers: cameras shown (worst viewer)', get: (j) => j.wall?.shownMin, f: fmt.pct, abs: ok1, target: '100%' },
+  { figure: 'wall viewers: repeated or out-of-order frames', get: (j) => j.wall?.outOfOrder, f: fmt.int, abs: (x) => x === 0, target: '0' },
+];
 
 const SCENARIOS = [
   {
@@ -162,6 +175,42 @@ const SCENARIOS = [
       { figure: 'frame p50', get: (j) => j.frame_latency_ms?.p50, f: fmt.ms, abs: (x) => x <= 5, target: '≤ 5 ms' },
       { figure: 'frame p99', get: (j) => j.frame_latency_ms?.p99, f: fmt.ms },
       { figure: 'frames received', get: (j) => j.frames_received, f: fmt.int },
+    ],
+  },
+  {
+    id: 'wall1', name: `wall: 1 viewer ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'], stores: ['memory'],
+    args: ['--streams', '16', '--fps', '10', '--wall-viewers', '1', '--wall-query', WALL_QUERY],
+    figures: [
+      { figure: 'runs completed', completed: true, target: 'all' },
+      ...wallFigures,
+      { figure: 'frames uploaded per second (of 160)', get: (j) => j.frames_posted / j.seconds, f: fmt.fps },
+      { figure: 'previews made per second', get: (j) => j.server?.previewsMadePerSec, f: fmt.fps },
+      { figure: 'server CPU (cores)', get: (j) => j.server?.cpuCores, f: fmt.cores },
+    ],
+  },
+  {
+    id: 'wall20', name: `wall: 20 viewers ?${WALL_QUERY}, 16 cams × 10 fps × 100 KB photos`, client: 'wall', sides: ['service'], stores: ['memory'],
+    args: ['--streams', '16', '--fps', '10', '--wall-viewers', '20', '--wall-query', WALL_QUERY],
+    figures: [
+      { figure: 'runs completed', completed: true, target: 'all' },
+      ...wallFigures,
+      { figure: 'frames uploaded per second (of 160)', get: (j) => j.frames_posted / j.seconds, f: fmt.fps },
+      { figure: 'previews made per second', get: (j) => j.server?.previewsMadePerSec, f: fmt.fps },
+      { figure: 'server CPU (cores), against the 1-viewer row', get: (j) => j.server?.cpuCores, f: fmt.cores, vsScenario: 'wall1', ratioMax: 1.3 },
+    ],
+  },
+  {
+    id: 'wallmix', name: `fanout 100 viewers × 4 cams × 10 fps × 100 KB photos, with 20 viewers ?${WALL_QUERY} (service only)`,
+    client: 'wall', stores: ['memory'], args: ['--streams', '4', '--fps', '10', '--full-viewers', '100'],
+    serviceArgs: ['--wall-viewers', '20', '--wall-query', WALL_QUERY], viewers: 120,
+    figures: [
+      { figure: 'runs completed', completed: true, target: 'all' },
+      { figure: 'full viewers: delivered', get: (j) => j.delivery_ratio, f: fmt.pct, abs: ok1, target: '100%', noRatio: true },
+      { figure: 'full viewers: duplicates', get: (j) => j.duplicates, f: fmt.int, abs: (x) => x === 0, target: '0', noRatio: true },
+      { figure: 'full viewers: p50 latency', get: (j) => j.latency_ms?.p50, f: fmt.ms, ratioMax: 1.3 },
+      { figure: 'full viewers: p99 latency', get: (j) => j.latency_ms?.p99, f: fmt.ms, ratioMax: 1.5 },
+      { figure: 'preview viewers: cameras shown (worst viewer)', get: (j) => j.wall?.shownMin, f: fmt.pct, noRatio: true },
+      { figure: 'preview viewers: frame age p99 (worst viewer)', get: (j) => j.wall?.ageP99Max, f: fmt.ms, noRatio: true },
     ],
   },
 ];
@@ -315,15 +364,16 @@ async function stopServer(srv) {
 // framebench
 
 let fbCount = 0;
-function startFramebench(args, srv, seconds) {
+/** Runs framebench (or, with `script`, another client taking the same options) against a server. */
+function startFramebench(args, srv, seconds, script = path.join(tools, 'framebench.mjs')) {
   const jsonFile = path.join(work, `framebench-${++fbCount}.json`);
-  const argv = [path.join(tools, 'framebench.mjs'), ...args, '--url', srv.url, ...srv.auth, '--label', LABEL,
+  const argv = [script, ...args, '--url', srv.url, ...srv.auth, '--label', LABEL,
     '--seconds', String(seconds), '--json', jsonFile];
-  const child = startChild('framebench', process.execPath, argv, { env: baseEnv(), cwd: tools, stdout: 'pipe', raiseFds: true });
+  const child = startChild(path.basename(script, '.mjs'), process.execPath, argv, { env: baseEnv(), cwd: path.dirname(script), stdout: 'pipe', raiseFds: true });
   let out = '', err = '';
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });
-  const viewers = Number(args[args.indexOf('--viewers') + 1]) || 0;
+  const viewers = Number(args[args.indexOf('--viewers') + 1]) || Number(args[args.indexOf('--full-viewers') + 1]) || 0;
   const timeoutMs = (seconds + 60 + viewers * 0.05) * 1000;
   let timedOut = false;
   const timer = setTimeout(() => { timedOut = true; stopChild(child, 2000); }, timeoutMs);
@@ -355,6 +405,33 @@ function describeFailure(fb, srvEnd) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The wall rows: bench/lib/wallbench.mjs with photograph-like frames
+
+const WALLBENCH = path.join(REPO, 'bench', 'lib', 'wallbench.mjs');
+let photosDir = null;
+
+/** The photos, made once and kept in $TMPDIR for later runs (their recipe's version in the name). */
+async function preparePhotos() {
+  const dir = path.join(os.tmpdir(), 'framestream-bench-photos-v1');
+  const files = Array.from({ length: PHOTOS }, (_, i) => path.join(dir, `cam-${i}.jpg`));
+  if (!files.every((f) => fs.existsSync(f))) {
+    say(`making ${PHOTOS} photo-like 1280×720 JPEGs of about 100 KB in ${dir} (once) ...`);
+    const staging = fs.mkdtempSync(`${dir}-staging-`);
+    await writePhotos(staging, PHOTOS, { width: 1280, height: 720, targetBytes: 100_000 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    try { fs.renameSync(staging, dir); } catch { fs.rmSync(staging, { recursive: true, force: true }); }
+  }
+  const sizes = files.map((f) => fs.statSync(f).size);
+  say(`photos: ${PHOTOS} frames of ${fmt.bytes(Math.min(...sizes))}..${fmt.bytes(Math.max(...sizes))} in ${dir}`);
+  return dir;
+}
+
+function startWallbench(sc, srv) {
+  const args = [...sc.args, ...(srv.kind === 'service' ? sc.serviceArgs ?? [] : []), '--server-pid', String(srv.pid), '--frames-dir', photosDir];
+  return startFramebench(args, srv, opts.seconds, WALLBENCH);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The measured pairs
 
 async function measuredRun(sc, store, side, run) {
@@ -364,7 +441,7 @@ async function measuredRun(sc, store, side, run) {
   try {
     srv = await startServer(side, store, `${store}-${sc.id}-${run}`);
     rec.kind = srv.kind;
-    const fb = await startFramebench(sc.args, srv, opts.seconds).done;
+    const fb = await (sc.client === 'wall' ? startWallbench(sc, srv) : startFramebench(sc.args, srv, opts.seconds)).done;
     rec.memory = procMemory(srv.pid); // before the server stops: VmHWM is this scenario's peak
     const end = await stopServer(srv);
     srv = null;
@@ -672,14 +749,14 @@ function buildTable() {
   const push = (r) => rows.push({ ratioText: fmt.ratio(r.ratio ?? null), ...r });
   for (const store of opts.stores) {
     for (const sc of SCENARIOS) {
-      if (!opts.scenarios.includes(sc.id)) continue;
+      if (!opts.scenarios.includes(sc.id) || (sc.stores && !sc.stores.includes(store))) continue;
       const svc = raw.filter((r) => r.scenario === sc.id && r.store === store && r.side === 'service');
       const bare = raw.filter((r) => r.scenario === sc.id && r.store === store && r.side === 'bare');
       for (const fig of sc.figures) {
         const base = { scenario: sc.name, scenarioId: sc.id, store, figure: fig.figure };
         if (fig.completed) {
           const s = svc.filter((r) => r.ok).length, b = bare.filter((r) => r.ok).length;
-          push({ ...base, service: s, bare: b, serviceText: `${s}/${svc.length}`, bareText: `${b}/${bare.length}`,
+          push({ ...base, service: s, bare: b, serviceText: `${s}/${svc.length}`, bareText: bare.length ? `${b}/${bare.length}` : '—',
             target: fig.target, result: svc.length && s === svc.length ? 'pass' : 'FAIL' });
           continue;
         }
@@ -689,9 +766,17 @@ function buildTable() {
         for (let i = 0; i < Math.max(sv.length, bv.length); i++) {
           if (sv[i] != null && bv[i] != null && bv[i] > 0) ratios.push(sv[i] / bv[i]);
         }
-        const sMed = median(sv), bMed = median(bv), ratio = fig.noRatio ? null : median(ratios);
+        const sMed = median(sv), bMed = median(bv);
+        let ratio = fig.noRatio ? null : median(ratios);
         let target = '—', result = '—';
-        if (fig.ratioMax != null) {
+        if (fig.vsScenario) {
+          // Against another row of the service (medians of each), not against the bare server.
+          const other = raw.filter((r) => r.scenario === fig.vsScenario && r.store === store && r.side === 'service');
+          const ref = median(other.map(val));
+          ratio = sMed != null && ref ? sMed / ref : null;
+          target = `≤ ${fig.ratioMax}× ${fig.vsScenario} (${fig.f(ref)})`;
+          result = !other.length ? `— (${fig.vsScenario} not run)` : ratio == null ? 'FAIL (no data)' : ratio <= fig.ratioMax ? 'pass' : 'FAIL';
+        } else if (fig.ratioMax != null) {
           target = `≤ ${fig.ratioMax}× bare`;
           result = ratio == null ? 'FAIL (no data)' : ratio <= fig.ratioMax ? 'pass' : 'FAIL';
         } else if (fig.ratioMin != null) {
@@ -705,7 +790,7 @@ function buildTable() {
             if (v != null && !fig.abs(v)) problem(`${store} ${sc.id} run ${svc[i].run} service: ${fig.figure} ${fig.f(v)} (target ${fig.target})`);
           });
         }
-        push({ ...base, service: sMed, bare: bMed, ratio, serviceText: fig.f(sMed), bareText: fig.f(bMed), target, result,
+        push({ ...base, service: sMed, bare: bMed, ratio, serviceText: fig.f(sMed), bareText: bare.length ? fig.f(bMed) : '—', target, result,
           serviceRuns: sv, bareRuns: bv, ratios });
       }
     }
@@ -868,12 +953,23 @@ async function main() {
     process.exit(2);
   }
 
+  if (SCENARIOS.some((sc) => sc.client === 'wall' && opts.scenarios.includes(sc.id) && sc.stores.some((st) => opts.stores.includes(st)))) {
+    try {
+      photosDir = await preparePhotos();
+    } catch (err) {
+      console.error(`bench: could not make the photo frames: ${err.message}`);
+      await cleanupAll();
+      process.exit(2);
+    }
+  }
+
   for (const store of opts.stores) {
     for (const sc of SCENARIOS) {
-      if (!opts.scenarios.includes(sc.id)) continue;
-      say(`== ${store}: ${sc.name}: framebench ${sc.args.join(' ')} --seconds ${opts.seconds}`);
+      if (!opts.scenarios.includes(sc.id) || (sc.stores && !sc.stores.includes(store))) continue;
+      const client = sc.client === 'wall' ? 'wallbench' : 'framebench';
+      say(`== ${store}: ${sc.name}: ${client} ${sc.args.join(' ')}${sc.serviceArgs ? ` (service: ${sc.serviceArgs.join(' ')})` : ''} --seconds ${opts.seconds}`);
       for (let run = 1; run <= opts.runs; run++) {
-        for (const side of ['service', 'bare']) raw.push(await measuredRun(sc, store, side, run));
+        for (const side of sc.sides ?? ['service', 'bare']) raw.push(await measuredRun(sc, store, side, run));
       }
     }
     if (opts.scenarios.includes('slow')) {

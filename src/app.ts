@@ -115,6 +115,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     stallMs: config.viewerStallMs,
     maxViewers: config.maxViewers,
     tcpNotsentLowat: config.viewerTcpNotsentLowat,
+    previews: { concurrency: config.previewConcurrency, quality: config.previewQuality },
   }, app.log);
   if (config.viewerTcpNotsentLowat > 0 && !tcpTuningAvailable) {
     app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or npm run install): ' +

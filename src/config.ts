@@ -69,6 +69,12 @@ export interface Config {
   pullIdleTimeoutMs: number;
   /** Maximum viewer sockets per process; more get 1013. */
   maxViewers: number;
+  /** Widest preview a viewer may ask for (`preview_width`). */
+  previewMaxWidth: number;
+  /** Previews being made at once (each takes one thread of libuv's pool): bounds their CPU. */
+  previewConcurrency: number;
+  /** JPEG quality of previews, 1..100. */
+  previewQuality: number;
 
   loginMaxFailures: number;
   loginWindowMs: number;
@@ -193,6 +199,9 @@ export function loadConfig(env: Env = process.env): Config {
     viewerStallMs: int(env, 'VIEWER_STALL_MS', 10_000, 100),
     pullIdleTimeoutMs: int(env, 'PULL_IDLE_TIMEOUT_MS', 60_000, 0),
     maxViewers: int(env, 'MAX_VIEWERS', 10_000, 1),
+    previewMaxWidth: int(env, 'PREVIEW_MAX_WIDTH', 640, 64, 4096),
+    previewConcurrency: int(env, 'PREVIEW_CONCURRENCY', 1, 1, 16),
+    previewQuality: int(env, 'PREVIEW_QUALITY', 70, 1, 100),
 
     loginMaxFailures: int(env, 'LOGIN_MAX_FAILURES', 10, 1),
     loginWindowMs: int(env, 'LOGIN_WINDOW_MS', 15 * 60 * 1000, 1000),

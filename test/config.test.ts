@@ -7,7 +7,8 @@ import { ConfigError, loadConfig, loadSettings } from '../src/config.js';
 describe('configuration', () => {
   it('has working defaults for the embedded setup', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ host: '127.0.0.1', port: 8000, redisUrl: null, databaseUrl: null, jwtSecretGenerated: true, maxFrameBytes: 8 * 1024 * 1024, viewerTcpNotsentLowat: 128 * 1024 });
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 8000, redisUrl: null, databaseUrl: null, jwtSecretGenerated: true, maxFrameBytes: 8 * 1024 * 1024, viewerTcpNotsentLowat: 128 * 1024,
+      previewMaxWidth: 640, previewConcurrency: 1, previewQuality: 70 });
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
   });
 
@@ -27,6 +28,9 @@ describe('configuration', () => {
     [{ ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '600' }, 'REFRESH_TOKEN_TTL'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '-1' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '100000000' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
+    [{ PREVIEW_MAX_WIDTH: '10' }, 'PREVIEW_MAX_WIDTH'],
+    [{ PREVIEW_CONCURRENCY: '0' }, 'PREVIEW_CONCURRENCY'],
+    [{ PREVIEW_QUALITY: '101' }, 'PREVIEW_QUALITY'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {

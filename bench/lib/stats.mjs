@@ -29,6 +29,8 @@ export const fmt = {
   num: (x) => (x == null ? 'n/a' : String(Number(x.toFixed(3)))),
   bytes: (x) => (x == null ? 'n/a' : x >= 1048576 ? `${(x / 1048576).toFixed(2)} MiB` : `${Math.round(x / 1024)} KiB`),
   ratio: (x) => (x == null ? '—' : `${x.toFixed(2)}×`),
+  mbit: (x) => (x == null ? 'n/a' : `${x.toFixed(2)} Mbit/s`),
+  cores: (x) => (x == null ? 'n/a' : `${x.toFixed(2)} cores`),
 };
 
 export function markdownTable(rows) {

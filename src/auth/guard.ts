@@ -6,7 +6,8 @@
 // Sockets: the header, or a `token` query parameter because browsers cannot set headers on a
 // WebSocket (never logged: see the request serializer in app.ts). The token is checked before the
 // upgrade, so the socket handler knows synchronously whether to serve or to close with 1008, and
-// attaches its message listeners before any message can arrive.
+// attaches its message listeners before any message can arrive. A route's own query parameters are
+// read before the upgrade too: a bad one is an HTTP 400 and no socket is opened.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyRequest, FastifySchema, preValidationAsyncHookHandler } from 'fastify';
 import type { WebSocket } from 'ws';
@@ -21,6 +22,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** A socket route's verdict on its token: set before the upgrade. */
     socketAuth?: { principal: Principal } | { refusal: SocketRefusal };
+    /** A socket route's options, read from its query before the upgrade. */
+    socketOptions?: unknown;
   }
 }
 
@@ -75,19 +78,26 @@ function socketAuthHook(auth: Authenticator): preValidationAsyncHookHandler {
 /**
  * A GET route that speaks WebSocket only: a plain HTTP request gets 426 UPGRADE_REQUIRED (JSON, like
  * every error), a socket without a valid token is closed (1008), and `serve` gets the others.
+ * `readOptions` reads the route's query parameters; what it throws (a catalogue error, such as 400
+ * BAD_REQUEST naming the parameter) is the HTTP reply to the upgrade request.
  */
-export function socketRoute<Params>(
+export function socketRoute<Params, Options = undefined>(
   app: FastifyInstance,
   url: string,
   auth: Authenticator,
   schema: FastifySchema,
-  serve: (ws: WebSocket, req: FastifyRequest<{ Params: Params }>, principal: Principal) => void,
+  serve: (ws: WebSocket, req: FastifyRequest<{ Params: Params }>, principal: Principal, options: Options) => void,
+  readOptions?: (query: unknown) => Options,
 ): void {
+  const authHook = socketAuthHook(auth);
+  const optionsHook: preValidationAsyncHookHandler = async (req) => {
+    req.socketOptions = readOptions!(req.query);
+  };
   app.route<{ Params: Params }>({
     method: 'GET',
     url,
     schema: { ...schema, hide: true } as FastifySchema,
-    preValidation: socketAuthHook(auth),
+    preValidation: readOptions ? [optionsHook, authHook] : authHook,
     handler: async () => {
       throw new Errors.UPGRADE_REQUIRED();
     },
@@ -98,7 +108,7 @@ export function socketRoute<Params>(
         ws.close(r.code, r.reason);
         return;
       }
-      serve(ws, req, result.principal);
+      serve(ws, req, result.principal, req.socketOptions as Options);
     },
   });
 }

@@ -20,6 +20,21 @@ export interface ViewerMessage {
   payload: Buffer;
 }
 
+/**
+ * A downscaled rendition of a frame (previews/), made once per width and shared by every viewer.
+ * `image` is the preview JPEG, or the original itself when it could not be decoded or came out no
+ * smaller; `width`/`height` go in its header (the original's, so overlays keep their coordinates).
+ */
+export interface FramePreview {
+  image: Buffer;
+  width: string;
+  height: string;
+  pushMessage?: ViewerMessage;
+  pullMessage?: ViewerMessage;
+  /** Previews made of this frame, by width. */
+  previews?: Map<number, FramePreview>;
+}
+
 export interface StoredFrame extends FrameFields {
   label: string;
   key: string;
@@ -28,4 +43,6 @@ export interface StoredFrame extends FrameFields {
   /** Wire messages, encoded once on first use and shared by every viewer (see wire.ts). */
   pushMessage?: ViewerMessage;
   pullMessage?: ViewerMessage;
+  /** Previews made of this frame, by width. */
+  previews?: Map<number, FramePreview>;
 }

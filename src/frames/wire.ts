@@ -1,7 +1,7 @@
 // Wire messages of DESIGN.md §2: a UTF-8 JSON header, the 7 bytes `--IMG--`, then the image.
 // Headers are written the way the old backend's Python json.dumps wrote them (", " and ": "
 // separators, non-ASCII escaped as \uXXXX), so its viewers and any byte-level tooling see no change.
-import type { StoredFrame, ViewerMessage } from './frame.js';
+import type { FramePreview, StoredFrame, ViewerMessage } from './frame.js';
 import { wsHeaderLength, writeWsHeader } from './ws-frame.js';
 
 export const DELIMITER = Buffer.from('--IMG--');
@@ -42,18 +42,21 @@ function withImage(header: string, image: Buffer): ViewerMessage {
   return { framed, payload: framed.subarray(at) };
 }
 
-/** Header + image; the first header field names the frame: `key` (push) or `id` (pull). */
-function encode(f: StoredFrame, first: 'key' | 'id'): ViewerMessage {
+/**
+ * Header + image; the first header field names the frame: `key` (push) or `id` (pull). A preview
+ * brings its own image and size fields; the rest of the header is the frame's.
+ */
+function encode(f: StoredFrame, first: 'key' | 'id', preview?: FramePreview): ViewerMessage {
   const header = pyJsonObject([
     [first, first === 'key' ? f.key : f.id],
     ['warnings', f.warnings],
     ['cone_polygons', f.conePolygons],
     ['pole_polygons', f.polePolygons],
     ['detection_items', f.detectionItems],
-    ['width', f.width],
-    ['height', f.height],
+    ['width', preview ? preview.width : f.width],
+    ['height', preview ? preview.height : f.height],
   ]);
-  return withImage(header, f.frame);
+  return withImage(header, preview ? preview.image : f.frame);
 }
 
 /** The push viewer's message (WS /ws/labels/{label}), encoded once per frame and cached on it. */
@@ -64,6 +67,18 @@ export function pushMessage(f: StoredFrame): ViewerMessage {
 /** The pull viewer's message (WS /ws/stream/{label}/{key}), encoded once per frame and cached on it. */
 export function pullMessage(f: StoredFrame): ViewerMessage {
   return (f.pullMessage ??= encode(f, 'id'));
+}
+
+/** A push message with a preview's image, encoded once per preview; a preview that is the original is its push message. */
+export function previewPushMessage(f: StoredFrame, p: FramePreview): ViewerMessage {
+  if (p.image === f.frame && p.width === f.width && p.height === f.height) return pushMessage(f);
+  return (p.pushMessage ??= encode(f, 'key', p));
+}
+
+/** A pull message with a preview's image, encoded once per preview. */
+export function previewPullMessage(f: StoredFrame, p: FramePreview): ViewerMessage {
+  if (p.image === f.frame && p.width === f.width && p.height === f.height) return pullMessage(f);
+  return (p.pullMessage ??= encode(f, 'id', p));
 }
 
 /** Splits a producer's binary message into its header text and image; null without a delimiter. */

@@ -32,6 +32,11 @@ export class Metrics {
       },
     });
     new Gauge({ name: 'viewers_closed_too_slow', help: 'Viewers closed with 1013 after stalling', registers: [this.registry], collect() { this.set(counters.stalled); } });
+    const previews = hub.previews.counters;
+    new Gauge({ name: 'previews_made', help: 'Previews made (frames resized for viewers that asked for rendition=preview)', registers: [this.registry], collect() { this.set(previews.made); } });
+    new Gauge({ name: 'previews_skipped', help: 'Frames whose preview was not made because a newer frame of the camera came first (resizing behind)', registers: [this.registry], collect() { this.set(previews.skipped); } });
+    new Gauge({ name: 'previews_passed_through', help: 'Frames sent as they are to preview viewers because they could not be decoded', registers: [this.registry], collect() { this.set(previews.passedThrough); } });
+    new Gauge({ name: 'previews_in_progress', help: 'Previews being made now (at most PREVIEW_CONCURRENCY)', registers: [this.registry], collect() { this.set(hub.previews.inProgress); } });
   }
 }
 

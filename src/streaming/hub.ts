@@ -1,7 +1,8 @@
 // The fan-out hub (DESIGN.md §3): one channel per watched label, holding the newest frame of each of
 // its cameras, its push viewers and the pull viewers waiting for a frame. The store is subscribed
 // once per label however many viewers watch it; each frame's wire message is encoded once
-// (wire.ts caches it on the frame) and the same buffer goes to every viewer.
+// (wire.ts caches it on the frame) and the same buffer goes to every viewer. Viewers that asked for
+// a rate cap or a preview are served by the channel's feeds (feed.ts), one per rendition.
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredFrame } from '../frames/frame.js';
@@ -11,6 +12,10 @@ import { compareIds } from '../frames/keys.js';
 import { Close, CloseReason } from '../errors.js';
 import { ViewerSocket, type ViewerCounters, type ViewerLimits } from './viewer-socket.js';
 import { limitKernelUnsent } from './tcp-tuning.js';
+import { PreviewMaker, type PreviewSettings } from '../previews/maker.js';
+import { Feed } from './feed.js';
+import { CappedViewer } from './capped-viewer.js';
+import type { ViewerOptions } from './viewer-options.js';
 
 /** A pull viewer waiting for the next frame of one camera. */
 export interface PullWaiter {
@@ -22,6 +27,8 @@ export class Channel {
   readonly latest = new Map<string, StoredFrame>();
   readonly pushViewers = new Set<ViewerSocket>();
   readonly pullWaiters = new Map<string, Set<PullWaiter>>();
+  /** Feeds of capped and preview viewers, by rendition ('full' or the preview's width). */
+  readonly feeds = new Map<string | number, Feed>();
   refs = 0;
   subscription: LabelSubscription | null = null;
   ready: Promise<void> | null = null;
@@ -41,13 +48,16 @@ export class Hub {
   private readonly channels = new Map<string, Channel>();
   private readonly viewers = new Set<ViewerSocket>();
   readonly counters: ViewerCounters = { sent: 0, skipped: 0, stalled: 0 };
+  /** Previews for every channel, made on demand. */
+  readonly previews: PreviewMaker;
   private readonly tickTimer: NodeJS.Timeout;
 
   constructor(
     private readonly store: FrameStore,
-    private readonly limits: ViewerLimits & { maxViewers: number; tcpNotsentLowat: number },
+    private readonly limits: ViewerLimits & { maxViewers: number; tcpNotsentLowat: number; previews: PreviewSettings },
     private readonly log: FastifyBaseLogger,
   ) {
+    this.previews = new PreviewMaker(limits.previews);
     const every = Math.max(50, Math.min(1000, Math.floor(limits.stallMs / 4)));
     this.tickTimer = setInterval(() => {
       const now = Date.now();
@@ -118,6 +128,8 @@ export class Hub {
     if (this.channels.get(ch.label) === ch) this.channels.delete(ch.label);
     ch.subscription?.unsubscribe();
     ch.subscription = null;
+    for (const feed of ch.feeds.values()) feed.close();
+    ch.feeds.clear();
   }
 
   private onFrame(ch: Channel, frame: StoredFrame): void {
@@ -125,6 +137,9 @@ export class Hub {
     if (ch.pushViewers.size > 0) {
       const msg = pushMessage(frame);
       for (const v of ch.pushViewers) v.offer(frame.key, msg);
+    }
+    if (ch.feeds.size > 0) {
+      for (const feed of ch.feeds.values()) feed.onFrame(frame);
     }
     const waiting = ch.pullWaiters.get(frame.key);
     if (waiting) {
@@ -141,6 +156,22 @@ export class Hub {
 
   stopPush(ch: Channel, v: ViewerSocket): void {
     ch.pushViewers.delete(v);
+  }
+
+  /**
+   * Serves a push viewer that asked for a rate cap or a preview from the channel's feed of its
+   * rendition, starting with the newest frame of every camera. Returns the function that stops it.
+   */
+  startFeed(ch: Channel, v: ViewerSocket, opts: ViewerOptions): () => void {
+    const rendition = opts.rendition === 'preview' ? opts.previewWidth : 'full';
+    let feed = ch.feeds.get(rendition);
+    if (!feed) ch.feeds.set(rendition, (feed = new Feed(ch.latest, rendition, this.previews)));
+    const member = new CappedViewer(v, opts.maxFps === null ? 0 : 1000 / opts.maxFps);
+    feed.add(member);
+    const joined = feed;
+    return () => {
+      if (!joined.remove(member) && ch.feeds.get(rendition) === joined) ch.feeds.delete(rendition);
+    };
   }
 
   /** Waits for the next frame of a camera (pull viewers with nothing new). */

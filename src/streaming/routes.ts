@@ -1,17 +1,21 @@
 // Viewer endpoints (DESIGN.md §2): GET /labels, WS /ws/labels/{label} (push), WS /ws/stream/{label}/{key} (pull).
+// Both sockets take `max_fps`, `rendition` and `preview_width` (viewer-options.ts).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RateLimitOptions } from '@fastify/rate-limit';
 import type { WebSocket } from 'ws';
 import type { Config } from '../config.js';
 import type { FrameStore } from '../frames/store.js';
-import type { StoredFrame } from '../frames/frame.js';
-import { pullMessage } from '../frames/wire.js';
+import type { StoredFrame, ViewerMessage } from '../frames/frame.js';
+import { previewPullMessage, pullMessage } from '../frames/wire.js';
+import { compareIds } from '../frames/keys.js';
+import type { PreviewSubscriber } from '../previews/maker.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import { socketRoute, type Guard } from '../auth/guard.js';
 import { canWatch, type Principal } from '../auth/principal.js';
 import { Close, CloseReason, rateLimited } from '../errors.js';
 import type { Channel, Hub, PullWaiter } from './hub.js';
 import type { ViewerSocket } from './viewer-socket.js';
+import { isFullRate, parseViewerOptions, type ViewerOptions } from './viewer-options.js';
 
 export interface StreamingDeps {
   config: Config;
@@ -109,6 +113,7 @@ function parseCommand(data: Buffer, isBinary: boolean): { action?: unknown; type
 export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps): Promise<void> {
   const { config, store, hub } = deps;
   const hidden = config.hiddenLabelSubstrings;
+  const readOptions = (query: unknown): ViewerOptions => parseViewerOptions(query, config.previewMaxWidth);
 
   app.get(
     '/labels',
@@ -133,8 +138,8 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
     },
   );
 
-  socketRoute<{ label: string }>(app, '/ws/labels/:label', deps.authenticator, { params: labelParams },
-    (ws, req, principal) => {
+  socketRoute<{ label: string }, ViewerOptions>(app, '/ws/labels/:label', deps.authenticator, { params: labelParams },
+    (ws, req, principal, opts) => {
       const { label } = req.params;
       const viewer = admit(deps, ws, req, principal, label);
       if (!viewer) return;
@@ -149,30 +154,53 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
           ws.close(Close.NORMAL);
           return;
         }
-        hub.startPush(ch, viewer);
-        ws.once('close', () => hub.stopPush(ch, viewer));
+        if (isFullRate(opts)) {
+          hub.startPush(ch, viewer);
+          ws.once('close', () => hub.stopPush(ch, viewer));
+        } else {
+          ws.once('close', hub.startFeed(ch, viewer, opts));
+        }
       });
     },
+    readOptions,
   );
 
-  socketRoute<{ label: string; key: string }>(app, '/ws/stream/:label/:key', deps.authenticator, { params: streamParams },
-    (ws, req, principal) => {
+  socketRoute<{ label: string; key: string }, ViewerOptions>(app, '/ws/stream/:label/:key', deps.authenticator, { params: streamParams },
+    (ws, req, principal, opts) => {
       const { label, key } = req.params;
       const viewer = admit(deps, ws, req, principal, label);
       if (!viewer) return;
+      const intervalMs = opts.maxFps === null ? 0 : 1000 / opts.maxFps;
       let lastSentId: string | null = null;
+      let lastSentAt = -Infinity;
+      // Waiting for a new frame, for the rate cap or for a preview: one reply answers every pull made meanwhile.
+      let busy = false;
       let waiting = false;
+      let capTimer: NodeJS.Timeout | null = null;
       let ch: Channel | null = null;
       let pullsBeforeJoin = 0;
 
-      const send = (f: StoredFrame): void => {
+      const send = (f: StoredFrame, msg: ViewerMessage): void => {
         lastSentId = f.id;
-        viewer.offer(key, pullMessage(f));
+        lastSentAt = performance.now();
+        viewer.offer(key, msg);
       };
       const waiter: PullWaiter = {
-        deliver: (f) => {
+        deliver: () => {
           waiting = false;
-          send(f);
+          busy = false;
+          pull();
+        },
+      };
+      // The preview of the newest frame (or of a newer one, when it came first).
+      const previewer: PreviewSubscriber = {
+        get active() {
+          return viewer.open;
+        },
+        deliver: (f, p) => {
+          busy = false;
+          if (lastSentId === null || compareIds(f.id, lastSentId) > 0) send(f, previewPullMessage(f, p));
+          else pull();
         },
       };
       const pull = (): void => {
@@ -180,12 +208,27 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
           pullsBeforeJoin++;
           return;
         }
-        if (waiting) return; // one reply answers every pull made while waiting
+        if (busy) return;
         const f = ch.latest.get(key);
-        if (f && f.id !== lastSentId) send(f);
-        else {
-          waiting = true;
+        if (!f || f.id === lastSentId) {
+          busy = waiting = true;
           hub.waitFor(ch, key, waiter);
+          return;
+        }
+        const early = lastSentAt + intervalMs - performance.now();
+        if (early > 0) {
+          busy = true;
+          capTimer = setTimeout(() => {
+            capTimer = null;
+            busy = false;
+            pull();
+          }, early);
+          return;
+        }
+        if (opts.rendition === 'full') send(f, pullMessage(f));
+        else {
+          busy = true;
+          hub.previews.want(f, opts.previewWidth, previewer);
         }
       };
 
@@ -206,6 +249,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       });
       ws.once('close', () => {
         if (idle) clearTimeout(idle);
+        if (capTimer) clearTimeout(capTimer);
         if (ch && waiting) hub.cancelWait(ch, key, waiter);
       });
 
@@ -215,5 +259,6 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
         if (pullsBeforeJoin > 0) pull();
       });
     },
+    readOptions,
   );
 }

@@ -1,5 +1,6 @@
 // Test frames and clients of the wire protocol: real HTTP requests and real WebSocket connections.
 import WebSocket from 'ws';
+import sharp from 'sharp';
 
 const DELIM = Buffer.from('--IMG--');
 
@@ -149,4 +150,53 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A label unique to one test (never containing "test", which /labels hides). */
 export function uniqueLabel(prefix = 'site'): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A real JPEG (noise, so that it decodes and resizes like a photograph) of the given size; the
+ * same bytes for the same arguments. Frames that must stay recognisable after a preview
+ * re-encodes them carry their number in a metadata field instead (see `stampedMeta`).
+ */
+export async function photoJpeg(width = 640, height = 360, seed = 1): Promise<Buffer> {
+  const raw = Buffer.alloc(width * height * 3);
+  let x = seed * 2654435761;
+  for (let i = 0; i < raw.length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    raw[i] = ((i / 3) % width) / 4 + (x >>> 26);
+  }
+  return sharp(raw, { raw: { width, height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+}
+
+/** Metadata whose `warnings` carries a frame's camera and number: they survive a preview. */
+export function stampedMeta(cam: number, seq: number, size: { width: string; height: string } = { width: '640', height: '360' }) {
+  return { ...defaultMeta, warnings_json: JSON.stringify({ cam, seq }), ...size };
+}
+
+/** The camera and number `stampedMeta` put in a received frame's header. */
+export function stampOf(f: Received): { cam: number; seq: number } {
+  return JSON.parse(f.header.warnings);
+}
+
+/** Opens a socket that the server should refuse before the upgrade: its HTTP status and JSON body. */
+export async function refusedUpgrade(baseUrl: string, path: string, token: string | null): Promise<{ status: number; body: any }> {
+  const u = new URL(path, baseUrl.replace(/^http/, 'ws'));
+  if (token) u.searchParams.set('token', token);
+  const ws = new WebSocket(u, { perMessageDeflate: false });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => {
+      ws.terminate();
+      reject(new Error(`${path} was upgraded, not refused`));
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        let body: any = text;
+        try { body = JSON.parse(text); } catch { /* not JSON */ }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    ws.once('error', () => {});
+  });
 }
