@@ -54,8 +54,7 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
   let bus: EventBus;
   let limiter: LoginLimiter;
   if (conns.redis) {
-    const sub = await conns.redis.dedicated('framestream-account-events');
-    bus = await RedisEventBus.start(conns.redis.client, sub, `${config.redisPrefix}accounts:events`, log);
+    bus = await RedisEventBus.start(conns.redis.client, conns.redis.subscriber(), `${config.redisPrefix}accounts:events`, log);
     limiter = new RedisLoginLimiter(conns.redis.client, config.redisPrefix, limits);
   } else {
     bus = new LocalEventBus(log);
