@@ -1,7 +1,11 @@
 // Starts the service: read the configuration, build the app, listen, shut down gracefully.
+// With WORKERS > 1 this process is the primary of that many worker processes (workers.ts), each of
+// which runs the rest of this file.
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
+import { onWorkerShutdown, runPrimary } from './workers.js';
 
 let config: Config;
 try {
@@ -14,31 +18,52 @@ try {
   throw err;
 }
 
-const service = await buildApp(config).catch((err: unknown) => {
-  console.error(`Could not start: ${(err as Error).message}`);
-  process.exit(1);
-});
-const { app, accounts } = service;
-const log = app.log;
-
-if (config.jwtSecretGenerated) {
-  log.warn('JWT_SECRET is not set: using a random secret, so tokens end when this process does');
+if (config.workers > 1 && cluster.isPrimary) {
+  await runPrimary(config);
+} else {
+  await serve(config);
 }
-const admin = await accounts.ensureFirstAdmin();
-if (admin.created) {
-  if (admin.password) {
-    // Printed once, to the console only: this is the only copy.
-    console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
-  } else {
-    log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
+
+async function serve(config: Config): Promise<void> {
+  const service = await buildApp(config).catch((err: unknown) => {
+    console.error(`Could not start: ${(err as Error).message}`);
+    process.exit(1);
+  });
+  const { app, accounts } = service;
+  const log = app.log;
+
+  if (config.jwtSecretGenerated) {
+    log.warn('JWT_SECRET is not set: using a random secret, so tokens end when this process does');
   }
+  // With workers, the primary made the first admin before starting them.
+  if (cluster.isPrimary) {
+    const admin = await accounts.ensureFirstAdmin();
+    if (admin.created) {
+      if (admin.password) {
+        // Printed once, to the console only: this is the only copy.
+        console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
+      } else {
+        log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
+      }
+    }
+  }
+
+  const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
+    if (err) log.error({ err }, 'closing after an error');
+    else log.info({ signal }, 'shutting down');
+    await app.close();
+  };
+  if (cluster.isPrimary) {
+    closeWithGrace({ delay: config.shutdownGraceMs }, close);
+  } else {
+    // A worker's signals are handled once (the primary and a terminal may both send one).
+    const grace = closeWithGrace({ delay: config.shutdownGraceMs, skip: ['SIGINT', 'SIGTERM'] }, close);
+    onWorkerShutdown((why) => {
+      log.info({ why }, 'worker shutting down');
+      void grace.close();
+    });
+  }
+
+  await app.listen({ host: config.host, port: config.port });
+  log.info(`frame store: ${service.store.kind}; accounts: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}; docs at /docs`);
 }
-
-closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
-  if (err) log.error({ err }, 'closing after an error');
-  else log.info({ signal }, 'shutting down');
-  await app.close();
-});
-
-await app.listen({ host: config.host, port: config.port });
-log.info(`frame store: ${service.store.kind}; accounts: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}; docs at /docs`);

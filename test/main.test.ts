@@ -1,35 +1,22 @@
 // The quick start: `node dist/src/main.js` (what `npm start` runs after building) starts on the
 // embedded defaults, creates the first admin and prints its password; bad settings stop it with a
 // message naming the setting.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from './helpers/frames.js';
+import { mainBuilt, startMain } from './helpers/main-process.js';
 
-const MAIN = path.resolve('dist/src/main.js');
-
-function run(env: Record<string, string>, until: RegExp, ms = 15000): Promise<{ out: string; code: number | null; kill: () => Promise<number | null> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const done = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    const kill = () => { child.kill('SIGTERM'); return done; };
-    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out; output:\n${out}`)); }, ms);
-    const check = () => { if (until.test(out)) { clearTimeout(timer); resolve({ out, code: null, kill }); } };
-    child.stdout.on('data', (d) => { out += d; check(); });
-    child.stderr.on('data', (d) => { out += d; check(); });
-    void done.then((code) => { clearTimeout(timer); resolve({ out, code, kill }); });
-  });
-}
+const LISTENING = /Server listening|listening at/i;
 
 describe('npm start', () => {
-  it.skipIf(!fs.existsSync(MAIN))('starts on the defaults, prints the first admin password, serves, and stops on SIGTERM', async () => {
+  it.skipIf(!mainBuilt)('starts on the defaults, prints the first admin password, serves, and stops on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-main-'));
     const port = String(20000 + Math.floor(Math.random() * 20000));
     try {
-      const r = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
+      const r = startMain({ DATA_DIR: dataDir, PORT: port });
+      await r.waitFor(LISTENING);
       const pw = /password: (\S+)/.exec(r.out)?.[1];
       expect(pw, r.out).toBeTruthy();
       expect(r.out).toMatch(/JWT_SECRET is not set/);
@@ -41,20 +28,21 @@ describe('npm start', () => {
       expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
       // Graceful shutdown: open sockets are told 1001 and may reconnect elsewhere.
       const viewer = await connect(`http://127.0.0.1:${port}`, '/ws/stream/north/cam', access_token);
-      expect(await r.kill()).toBe(0);
+      expect(await r.stop()).toBe(0);
       expect((await viewer.waitClose()).code).toBe(1001);
       // A second start finds the admin and prints no password.
-      const again = await run({ DATA_DIR: dataDir, PORT: port }, /Server listening|listening at/i);
+      const again = startMain({ DATA_DIR: dataDir, PORT: port });
+      await again.waitFor(LISTENING);
       expect(again.out).not.toMatch(/password:/);
-      await again.kill();
+      await again.stop();
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
 
-  it.skipIf(!fs.existsSync(MAIN))('stops with a message naming a bad setting', async () => {
-    const r = await run({ PORT: 'abc' }, /$^/);
-    expect(r.code).toBe(2);
+  it.skipIf(!mainBuilt)('stops with a message naming a bad setting', async () => {
+    const r = startMain({ PORT: 'abc' });
+    expect(await r.exited).toBe(2);
     expect(r.out).toContain('PORT');
   });
 });
