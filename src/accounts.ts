@@ -97,3 +97,15 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
     },
   };
 }
+
+/** Creates the first admin when there are no users, and says so: a generated password is printed once. */
+export async function ensureFirstAdmin(accounts: Accounts, log: Logger): Promise<void> {
+  const admin = await accounts.ensureFirstAdmin();
+  if (!admin.created) return;
+  if (admin.password) {
+    // Printed once, to the console only: this is the only copy.
+    console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
+  } else {
+    log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
+  }
+}

@@ -5,6 +5,7 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { buildApp } from './app.js';
+import { ensureFirstAdmin } from './accounts.js';
 import { onWorkerShutdown, runPrimary } from './workers.js';
 
 let config: Config;
@@ -36,17 +37,7 @@ async function serve(config: Config): Promise<void> {
     log.warn('JWT_SECRET is not set: using a random secret, so tokens end when this process does');
   }
   // With workers, the primary made the first admin before starting them.
-  if (cluster.isPrimary) {
-    const admin = await accounts.ensureFirstAdmin();
-    if (admin.created) {
-      if (admin.password) {
-        // Printed once, to the console only: this is the only copy.
-        console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
-      } else {
-        log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
-      }
-    }
-  }
+  if (cluster.isPrimary) await ensureFirstAdmin(accounts, log);
 
   const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
     if (err) log.error({ err }, 'closing after an error');

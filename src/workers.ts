@@ -9,7 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { pino } from 'pino';
 import type { Config } from './config.js';
 import { openConnections } from './connections.js';
-import { createAccounts } from './accounts.js';
+import { createAccounts, ensureFirstAdmin } from './accounts.js';
 import type { Logger } from './lib/log.js';
 
 /** A worker that ran this long before it died is restarted at once; a younger one waits longer each time. */
@@ -31,13 +31,7 @@ async function prepare(config: Config, log: Logger): Promise<void> {
     }
     const accounts = await createAccounts(config, conns, { log });
     try {
-      const admin = await accounts.ensureFirstAdmin();
-      if (admin.created && admin.password) {
-        // Printed once, to the console only: this is the only copy.
-        console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
-      } else if (admin.created) {
-        log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
-      }
+      await ensureFirstAdmin(accounts, log);
     } finally {
       await accounts.close();
     }
@@ -61,8 +55,14 @@ export async function runPrimary(config: Config): Promise<void> {
   const slots = new Map<number, { startedAt: number; delay: number }>();
   const slotOf = new Map<Worker, number>();
 
+  // Without JWT_SECRET a process makes a random one: the workers must share the primary's, or a
+  // token signed by one would be refused by the others.
+  const workerEnv = config.jwtSecretGenerated ? { JWT_SECRET: config.jwtSecret } : {};
+  if (config.jwtSecretGenerated) {
+    log.warn('JWT_SECRET is not set: using a random secret, so tokens end when this service does');
+  }
   const start = (slot: number) => {
-    const worker = cluster.fork();
+    const worker = cluster.fork(workerEnv);
     slotOf.set(worker, slot);
     const s = slots.get(slot) ?? { startedAt: 0, delay: 0 };
     s.startedAt = Date.now();

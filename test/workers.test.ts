@@ -23,7 +23,8 @@ describe.skipIf(!mainBuilt)('WORKERS', () => {
   let token: string;
 
   beforeAll(async () => {
-    main = startMain(sandbox.env({ WORKERS: '2', PORT: String(port), ADMIN_PASSWORD: 'admin-password-123', LOG_LEVEL: 'info' }, 'redis'));
+    // No JWT_SECRET: the workers must still accept each other's tokens.
+    main = startMain(sandbox.env({ WORKERS: '2', PORT: String(port), ADMIN_PASSWORD: 'admin-password-123', LOG_LEVEL: 'info', JWT_SECRET: '' }, 'redis'));
     await main.waitFor((out) => listening(out).length >= 2, 30_000);
     const login = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-password-123' }) });
     expect(login.status).toBe(200);
@@ -39,6 +40,7 @@ describe.skipIf(!mainBuilt)('WORKERS', () => {
     expect(workerPids(main.out).size).toBe(2);
     expect(workerPids(main.out).has(main.child.pid!)).toBe(false);
     expect(logLines(main.out).filter((l) => /first admin created/.test(l.msg ?? '')).length).toBe(1);
+    expect(logLines(main.out).filter((l) => /JWT_SECRET is not set/.test(l.msg ?? '')).map((l) => l.role)).toEqual(['primary']);
   });
 
   it('shares frames between the workers: every viewer gets every frame once, whichever worker it reached', async () => {
