@@ -1,17 +1,17 @@
 // Two instances of one deployment (one Redis, one PostgreSQL) behind a load balancer agree at once:
 // a camera that starts on A is listed and watchable on B, A's frames reach B's viewers exactly
 // once, sessions ended on A close B's sockets, limits are shared, each answers /readyz for itself.
-// The background SCAN is made slow here (60 s), so that what B learns, it learns from A.
+// The background SCAN is made slow here (60 s), so that what B learns, it learns from A. On one
+// Redis and on a Redis Cluster.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import { Sandbox, POSTGRES_REDIS, REDIS_URL, startService, type TestService } from './helpers/service.js';
+import { plainRedis, Sandbox, POSTGRES_REDIS, startService, type TestService } from './helpers/service.js';
 import { call, eventually } from './helpers/http.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel } from './helpers/frames.js';
 import { b64, streamKey } from '../src/frames/keys.js';
 
-const env = { SCAN_INTERVAL_MS: '60000', LOGIN_MAX_FAILURES: '3' };
+const env = { SCAN_INTERVAL_MS: '60000', LOGIN_MAX_FAILURES: '3', LABELS_RATE_MAX: '30' };
 
-describe('two instances sharing Redis and PostgreSQL', () => {
+describe.each(['redis', 'cluster'] as const)('two instances sharing PostgreSQL and %s', (store) => {
   const sandbox = new Sandbox(POSTGRES_REDIS, 'instances');
   let a: TestService;
   let b: TestService;
@@ -22,8 +22,8 @@ describe('two instances sharing Redis and PostgreSQL', () => {
     (await call(svc.url, 'GET', '/labels', { token: admin })).body.labels;
 
   beforeAll(async () => {
-    a = await startService({ sandbox, store: 'redis', env });
-    b = await startService({ sandbox, store: 'redis', env });
+    a = await startService({ sandbox, store, env });
+    b = await startService({ sandbox, store, env });
     admin = await a.token('admin');
   });
   afterAll(async () => {
@@ -83,7 +83,7 @@ describe('two instances sharing Redis and PostgreSQL', () => {
 
   it('finds, on a viewer\'s request, a stream another instance recorded but whose announcement it missed', async () => {
     const label = uniqueLabel();
-    const redis = new Redis(REDIS_URL);
+    const redis = plainRedis(store);
     const key = streamKey(label, 'cam');
     try {
       // As an instance does, but without the message: the stream and the label's set only.
@@ -120,6 +120,15 @@ describe('two instances sharing Redis and PostgreSQL', () => {
     expect((await login(b)).status).toBe(429);
   });
 
+  it('shares the GET /labels count', async () => {
+    const token = await a.token('counted-user', 'user');
+    for (let i = 0; i < 15; i++) {
+      expect((await call(a.url, 'GET', '/labels', { token })).status).toBe(200);
+      expect((await call(b.url, 'GET', '/labels', { token })).status).toBe(200);
+    }
+    expect((await call(a.url, 'GET', '/labels', { token })).status).toBe(429);
+  });
+
   it('answers /readyz for itself', async () => {
     for (const svc of [a, b]) {
       const r = await call(svc.url, 'GET', '/readyz');
@@ -127,7 +136,7 @@ describe('two instances sharing Redis and PostgreSQL', () => {
       expect(r.body).toEqual({ status: 'ok', store: 'ok', accounts: 'ok' });
     }
     // B stopping does not change A's answer.
-    const c = await startService({ sandbox, store: 'redis', env });
+    const c = await startService({ sandbox, store, env });
     await c.app.close();
     expect((await call(a.url, 'GET', '/readyz')).status).toBe(200);
     await expect(fetch(`${c.url}/readyz`)).rejects.toThrow();
