@@ -13,8 +13,8 @@
 // on the cluster. It prints every raw run, then ONE table, and writes table + raw runs to
 // bench/results/latest.json.
 //
-//   npm run bench                       full run (3 runs of each pair, 10 s each; about 20 minutes)
-//   npm run bench -- --quick            1 run of each, 4 s (about 5 minutes)
+//   npm run bench                       full run (3 runs of each pair, 10 s each; about 25 minutes)
+//   npm run bench -- --quick            1 run of each, 4 s (about 6 minutes)
 //   node bench/run.mjs --only fanout100,memory --runs 1 --seconds 5
 // Run `node bench/run.mjs --help` for every option.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -900,17 +900,20 @@ function commandRows(store, push) {
     scenarioId: store === 'cluster' ? 'clustercommands' : 'commands', store,
   };
   const ok = (r) => r && !r.error;
-  const row = (figure, k, judged) => {
+  const row = (figure, k, judged, f = fmt.int) => {
     const a = ok(c100) ? c100[k] : null, b = ok(c10) ? c10[k] : null;
     const ratio = a != null && b ? a / b : null;
     push({ ...base, figure, service: { v100: a, v10: b }, bare: null, ratio,
-      serviceText: `${fmt.int(a)} (100 v) / ${fmt.int(b)} (10 v)`, bareText: '—',
+      serviceText: `${f(a)} (100 v) / ${f(b)} (10 v)`, bareText: '—',
       target: judged ? '≤ 1.1× (100 v / 10 v)' : '—',
       result: judged ? (ratio == null ? 'FAIL (no data)' : ratio <= 1.1 ? 'pass' : 'FAIL') : '—' });
   };
   row('all Redis calls', 'total', true);
   row('XREAD calls', 'xread', false);
   row('frames per viewer in the window (median)', 'framesPerViewerMedian', false);
+  // On a loaded machine the producer may post fewer frames in one window than in the other.
+  for (const r of [c10, c100]) if (ok(r) && r.framesPerViewerMedian) r.callsPerFrame = r.total / r.framesPerViewerMedian;
+  row('Redis calls per frame', 'callsPerFrame', false, fmt.num);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -71,17 +71,19 @@ function startNode(port: number, dir: string, nodeTimeoutMs: number): ClusterNod
   return { port, child, exited };
 }
 
-async function ping(port: number): Promise<boolean> {
-  const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
+/** Resolves true once the node answers (it, not another server on its port), false when it exits or stays silent for 5 s. */
+async function answers(p: ClusterNodeProcess): Promise<boolean> {
+  let exited = false;
+  void p.exited.then(() => (exited = true));
+  const deadline = Date.now() + 5000;
+  while (!exited && Date.now() < deadline) {
+    const info = await withNode(p.port, (r) => r.info('server')).catch(() => '');
+    if (info.includes(`process_id:${p.child.pid}\r`)) return true;
+    if (info) break; // another server holds the port
+    await sleep(50);
   }
+  if (!exited) p.child.kill('SIGKILL');
+  return false;
 }
 
 async function withNode<T>(port: number, fn: (r: Redis) => Promise<T>): Promise<T> {
@@ -117,18 +119,16 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
   };
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
-      const port = await freePortPair();
-      procs.push(startNode(port, dir, nodeTimeoutMs));
-      alive.add(port);
-    }
-    const ports = procs.map((p) => p.port);
-    for (const port of ports) {
-      const deadline = Date.now() + 5000;
-      while (!(await ping(port))) {
-        if (Date.now() > deadline) throw new Error(`redis-server --cluster-enabled on port ${port} did not answer`);
-        await sleep(50);
+      // A port taken between the check and the start (other tests pick random ports too): another.
+      for (let attempt = 1; ; attempt++) {
+        const p = startNode(await freePortPair(), dir, nodeTimeoutMs);
+        procs.push(p);
+        if (await answers(p)) break;
+        if (attempt === 3) throw new Error(`redis-server --cluster-enabled did not start (port ${p.port})`);
       }
+      alive.add(procs.at(-1)!.port);
     }
+    const ports = [...alive];
     const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
       '--cluster-replicas', String(replicas), '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
     if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${(create.stdout + create.stderr).slice(-800)}`);
