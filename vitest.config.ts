@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/global-setup.ts'],
     // Files run in parallel processes; each gets its own Redis key prefix / database schema.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2 } },

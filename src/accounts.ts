@@ -54,8 +54,7 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
   let bus: EventBus;
   let limiter: LoginLimiter;
   if (conns.redis) {
-    const sub = await conns.redis.dedicated('framestream-account-events');
-    bus = await RedisEventBus.start(conns.redis.client, sub, `${config.redisPrefix}accounts:events`, log);
+    bus = await RedisEventBus.start(conns.redis.client, conns.redis.subscriber(), `${config.redisPrefix}accounts:events`, log);
     limiter = new RedisLoginLimiter(conns.redis.client, config.redisPrefix, limits);
   } else {
     bus = new LocalEventBus(log);
@@ -97,4 +96,16 @@ export async function createAccounts(config: Config, conns: Connections, opts: A
       return closed;
     },
   };
+}
+
+/** Creates the first admin when there are no users, and says so: a generated password is printed once. */
+export async function ensureFirstAdmin(accounts: Accounts, log: Logger): Promise<void> {
+  const admin = await accounts.ensureFirstAdmin();
+  if (!admin.created) return;
+  if (admin.password) {
+    // Printed once, to the console only: this is the only copy.
+    console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
+  } else {
+    log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
+  }
 }

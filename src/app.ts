@@ -2,6 +2,7 @@
 // the shared connections and the service's parts (frame store, accounts, hub), then routes. This is
 // the composition root: every part gets what it needs from here. main.ts only starts it; tests
 // build it the same way and listen on a random port.
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import cors from '@fastify/cors';
@@ -48,6 +49,14 @@ function readableLogs(config: Config): boolean {
   return config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
 }
 
+/** A request id from a proxy's X-Request-Id is kept when it looks like one (else a new one is made). */
+const REQUEST_ID = /^[\w.:@+=-]{1,128}$/;
+
+export function requestId(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const h = req.headers['x-request-id'];
+  return typeof h === 'string' && REQUEST_ID.test(h) ? h : randomUUID();
+}
+
 /** Never log a token: sockets may carry it as ?token=. */
 export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
@@ -63,10 +72,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       },
     },
     trustProxy: config.trustProxy,
+    // Every log line of a request carries its id (reqId): the proxy's X-Request-Id, or a new one.
+    requestIdHeader: false,
+    genReqId: requestId,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
 
   // --- framework plugins
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const r = httpReply(err);
     if (r.status >= 500) req.log.error({ err }, 'request failed');

@@ -35,6 +35,8 @@ export interface Config {
   refreshTokenTtlSec: number;
 
   redisUrl: string | null;
+  /** A Redis Cluster (REDIS_CLUSTER_NODES) instead of redisUrl: seed nodes and what to connect with. */
+  redisCluster: RedisClusterSettings | null;
   /** Prefix for every Redis key and channel this service owns (rate limits, account events); never for frame streams. */
   redisPrefix: string;
   databaseUrl: string | null;
@@ -83,6 +85,16 @@ export interface Config {
   /** How often each process rechecks what open sockets may see (a fallback to pushed changes). */
   accessRecheckMs: number;
   shutdownGraceMs: number;
+  /** Worker processes sharing the port (node:cluster); 1 = this process serves. */
+  workers: number;
+}
+
+export interface RedisClusterSettings {
+  /** Seed nodes: the client learns the others from them. */
+  nodes: { host: string; port: number }[];
+  username?: string;
+  password?: string;
+  tls: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -128,6 +140,34 @@ function url(env: Env, name: string, protocols: string[]): string | null {
     throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   }
   return raw;
+}
+
+/** REDIS_CLUSTER_NODES: `host:port` or `redis[s]://[user:password@]host:port` entries, comma-separated. */
+function redisCluster(env: Env): RedisClusterSettings | null {
+  const entries = list(env, 'REDIS_CLUSTER_NODES', []);
+  if (entries.length === 0) return null;
+  const out: RedisClusterSettings = { nodes: [], tls: false };
+  for (const entry of entries) {
+    let u: URL;
+    try {
+      u = new URL(entry.includes('://') ? entry : `redis://${entry}`);
+    } catch {
+      throw new ConfigError('REDIS_CLUSTER_NODES', `"${maskPassword(entry)}" is not host:port`);
+    }
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+      throw new ConfigError('REDIS_CLUSTER_NODES', 'entries are host:port, redis://host:port or rediss://host:port');
+    }
+    if (!u.hostname || !u.port || (u.pathname !== '' && u.pathname !== '/')) {
+      throw new ConfigError('REDIS_CLUSTER_NODES', `"${maskPassword(entry)}" must name a host and a port (host:port)`);
+    }
+    out.nodes.push({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) });
+    if (u.protocol === 'rediss:') out.tls = true;
+    if (u.password && out.password === undefined) {
+      out.password = decodeURIComponent(u.password);
+      if (u.username) out.username = decodeURIComponent(u.username);
+    }
+  }
+  return out;
 }
 
 /** A connection URL fit for logs and error messages: the password is masked. */
@@ -179,6 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlSec: int(env, 'REFRESH_TOKEN_TTL', 7 * 24 * 3600, 60),
 
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    redisCluster: redisCluster(env),
     redisPrefix: str(env, 'REDIS_PREFIX', 'fs:'),
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     dataDir: path.resolve(str(env, 'DATA_DIR', 'data')),
@@ -209,9 +250,18 @@ export function loadConfig(env: Env = process.env): Config {
     labelsRateWindowMs: int(env, 'LABELS_RATE_WINDOW_MS', 60_000, 1000),
     accessRecheckMs: int(env, 'ACCESS_RECHECK_MS', 2000, 100),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+    workers: int(env, 'WORKERS', 1, 1, 64),
   };
   if (config.refreshTokenTtlSec <= config.accessTokenTtlSec) {
     throw new ConfigError('REFRESH_TOKEN_TTL', 'must be longer than ACCESS_TOKEN_TTL');
+  }
+  if (config.redisUrl && config.redisCluster) {
+    throw new ConfigError('REDIS_CLUSTER_NODES', 'set either REDIS_URL (one Redis) or REDIS_CLUSTER_NODES (a Redis Cluster), not both');
+  }
+  if (config.workers > 1 && !config.redisUrl && !config.redisCluster) {
+    // Each worker would keep its own frames in memory: a viewer would see only the uploads that
+    // reached its own worker, and sessions' ends would not reach the others at once.
+    throw new ConfigError('WORKERS', 'more than one worker needs REDIS_URL or REDIS_CLUSTER_NODES: without Redis each worker keeps its own frames');
   }
   return config;
 }

@@ -1,5 +1,5 @@
 // The one owner of the service's shared connections: the accounts database (SQLite or PostgreSQL)
-// and, with REDIS_URL, Redis. Opened once at start-up, handed to every part that needs them (frame
+// and, with REDIS_URL or REDIS_CLUSTER_NODES, Redis. Opened once at start-up, handed to every part that needs them (frame
 // store, accounts, rate limits), closed once.
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
@@ -8,7 +8,7 @@ import type { Logger } from './lib/log.js';
 
 export interface Connections {
   database: Database;
-  /** Null without REDIS_URL. */
+  /** Null without REDIS_URL and REDIS_CLUSTER_NODES. */
   redis: RedisConnections | null;
   /** Resolves when the database answers (readiness). */
   pingDatabase(): Promise<void>;
@@ -30,9 +30,10 @@ export async function openConnections(config: Config, opts: ConnectionOptions): 
     onPoolError: (err) => log.warn({ err: err.message }, 'accounts database connection lost'),
   });
   let redis: RedisConnections | null = null;
-  if (config.redisUrl) {
+  const target = config.redisUrl ? { url: config.redisUrl } : config.redisCluster ? { cluster: config.redisCluster } : null;
+  if (target) {
     try {
-      redis = await RedisConnections.open(config.redisUrl, { log, timeoutMs: opts.redisTimeoutMs });
+      redis = await RedisConnections.open(target, { log, timeoutMs: opts.redisTimeoutMs });
     } catch (err) {
       await database.close().catch(() => {});
       throw err;

@@ -1,7 +1,12 @@
 // Starts the service: read the configuration, build the app, listen, shut down gracefully.
+// With WORKERS > 1 this process is the primary of that many worker processes (workers.ts), each of
+// which runs the rest of this file.
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadSettings, type Config } from './config.js';
 import { buildApp } from './app.js';
+import { ensureFirstAdmin } from './accounts.js';
+import { onWorkerShutdown, runPrimary, warnGeneratedSecret } from './workers.js';
 
 let config: Config;
 try {
@@ -14,41 +19,49 @@ try {
   throw err;
 }
 
-const service = await buildApp(config).catch((err: unknown) => {
-  console.error(`Could not start: ${(err as Error).message}`);
-  process.exit(1);
-});
-const { app, accounts } = service;
-const log = app.log;
-
-if (config.jwtSecretGenerated) {
-  log.warn(`JWT_SECRET is not set: tokens are signed with the secret kept in ${config.jwtSecretFile}; ` +
-    'set JWT_SECRET (the same on every instance) in production');
+if (config.workers > 1 && cluster.isPrimary) {
+  await runPrimary(config);
+} else {
+  await serve(config);
 }
-const admin = await accounts.ensureFirstAdmin();
-if (admin.created) {
-  if (admin.password) {
-    // Printed once, to the console only: this is the only copy.
-    console.log(`\n  First admin created.  username: ${admin.username}  password: ${admin.password}\n`);
+
+async function serve(config: Config): Promise<void> {
+  const service = await buildApp(config).catch((err: unknown) => {
+    console.error(`Could not start: ${(err as Error).message}`);
+    process.exit(1);
+  });
+  const { app, accounts } = service;
+  const log = app.log;
+
+  if (config.jwtSecretGenerated && cluster.isPrimary) warnGeneratedSecret(config, log);
+  // With workers, the primary made the first admin before starting them.
+  if (cluster.isPrimary) await ensureFirstAdmin(accounts, log);
+
+  const close = async ({ signal, err }: { signal?: string; err?: Error }) => {
+    if (err) log.error({ err }, 'closing after an error');
+    else log.info({ signal }, 'shutting down');
+    await app.close();
+  };
+  if (cluster.isPrimary) {
+    closeWithGrace({ delay: config.shutdownGraceMs }, close);
   } else {
-    log.info({ username: admin.username }, 'first admin created from ADMIN_USERNAME/ADMIN_PASSWORD');
+    // A worker's signals are handled once (the primary and a terminal may both send one).
+    const grace = closeWithGrace({ delay: config.shutdownGraceMs, skip: ['SIGINT', 'SIGTERM'] }, close);
+    onWorkerShutdown((why) => {
+      log.info({ why }, 'worker shutting down');
+      void grace.close();
+    });
   }
-}
 
-closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
-  if (err) log.error({ err }, 'closing after an error');
-  else log.info({ signal }, 'shutting down');
-  await app.close();
-});
-
-try {
-  await app.listen({ host: config.host, port: config.port });
-} catch (err) {
-  console.error(`Could not start: ${listenFailure(err, config)}`);
-  await app.close();
-  process.exit(1);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    console.error(`Could not start: ${listenFailure(err, config)}`);
+    await app.close();
+    process.exit(1);
+  }
+  log.info(`frame store: ${service.store.kind}; accounts: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}; docs at /docs`);
 }
-log.info(`frame store: ${service.store.kind}; accounts: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}; docs at /docs`);
 
 /** Why listening failed, in one sentence that names the setting to change. */
 function listenFailure(err: unknown, c: Config): string {

@@ -31,6 +31,11 @@ describe('configuration', () => {
     [{ PREVIEW_MAX_WIDTH: '10' }, 'PREVIEW_MAX_WIDTH'],
     [{ PREVIEW_CONCURRENCY: '0' }, 'PREVIEW_CONCURRENCY'],
     [{ PREVIEW_QUALITY: '101' }, 'PREVIEW_QUALITY'],
+    [{ REDIS_CLUSTER_NODES: 'node-a' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'http://node-a:7000' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_CLUSTER_NODES: 'node-a:7000', REDIS_URL: 'redis://x:6379' }, 'REDIS_CLUSTER_NODES'],
+    [{ WORKERS: '0' }, 'WORKERS'],
+    [{ WORKERS: '2' }, 'WORKERS'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {
@@ -41,6 +46,22 @@ describe('configuration', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).setting).toBe(setting);
     expect((err as Error).message).toContain(setting);
+  });
+
+  it('reads a Redis Cluster\'s seed nodes, with credentials and TLS from URL entries', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'node-a:7000, 10.0.0.2:7001' }).redisCluster).toEqual({
+      nodes: [{ host: 'node-a', port: 7000 }, { host: '10.0.0.2', port: 7001 }], tls: false,
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'rediss://app:s%40cret@node-a:7000,node-b:7000' }).redisCluster).toEqual({
+      nodes: [{ host: 'node-a', port: 7000 }, { host: 'node-b', port: 7000 }], tls: true, username: 'app', password: 's@cret',
+    });
+    expect(loadConfig({}).redisCluster).toBeNull();
+  });
+
+  it('takes several workers with Redis or a Redis Cluster, on SQLite or PostgreSQL', () => {
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ WORKERS: '4', REDIS_URL: 'redis://x:6379' }).workers).toBe(4);
+    expect(loadConfig({ WORKERS: '2', REDIS_CLUSTER_NODES: 'a:7000' }).workers).toBe(2);
   });
 });
 

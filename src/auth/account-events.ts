@@ -2,7 +2,8 @@
 // that ended, users whose role, sites, name or state changed. In-process events without Redis;
 // Redis pub/sub with it, so that every instance hears what one of them (or the CLI) did.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/connections.js';
+import type { Subscriber } from '../redis/pubsub.js';
 import type { Logger } from '../lib/log.js';
 
 export type AccountEvent =
@@ -62,35 +63,35 @@ function isEvent(v: unknown): v is AccountEvent {
 
 export class RedisEventBus extends BaseBus {
   private readonly origin = randomUUID();
+  private stop: (() => Promise<void>) | null = null;
 
-  /** `pub` is the shared command connection; `sub` a dedicated one that this bus subscribes on. */
+  /** `pub` is the shared command client; the process's subscriber carries `channel` (and other parts' channels). */
   private constructor(
-    private readonly pub: Redis,
-    private readonly sub: Redis,
+    private readonly pub: RedisClient,
     private readonly channel: string,
     log: Logger,
   ) {
     super(log);
   }
 
-  static async start(pub: Redis, sub: Redis, channel: string, log: Logger): Promise<RedisEventBus> {
-    const bus = new RedisEventBus(pub, sub, channel, log);
-    sub.on('message', (ch: string, message: string) => {
-      if (ch !== channel) return;
-      let parsed: { o?: unknown; e?: unknown };
-      try {
-        parsed = JSON.parse(message) as { o?: unknown; e?: unknown };
-      } catch {
-        return;
-      }
-      if (parsed.o === bus.origin || !isEvent(parsed.e)) return;
-      bus.deliver(parsed.e);
-    });
-    await sub.subscribe(channel);
-    // After a reconnect ioredis subscribes again by itself; messages sent meanwhile are lost.
-    sub.on('ready', () => {
-      log.info({}, 'account events: Redis subscriber reconnected, dropping cached sessions and users');
-      for (const r of bus.resyncs) r();
+  static async start(pub: RedisClient, subscriber: Subscriber, channel: string, log: Logger): Promise<RedisEventBus> {
+    const bus = new RedisEventBus(pub, channel, log);
+    bus.stop = await subscriber.listen(channel, {
+      onMessage: (message) => {
+        let parsed: { o?: unknown; e?: unknown };
+        try {
+          parsed = JSON.parse(message) as { o?: unknown; e?: unknown };
+        } catch {
+          return;
+        }
+        if (parsed.o === bus.origin || !isEvent(parsed.e)) return;
+        bus.deliver(parsed.e);
+      },
+      // Messages sent while the subscription was down are lost.
+      onResync: () => {
+        log.info({}, 'account events: Redis subscriber reconnected, dropping cached sessions and users');
+        for (const r of bus.resyncs) r();
+      },
     });
     return bus;
   }
@@ -106,8 +107,7 @@ export class RedisEventBus extends BaseBus {
   }
 
   async close(): Promise<void> {
-    this.sub.removeAllListeners('ready');
-    this.sub.removeAllListeners('message');
-    this.sub.disconnect();
+    await this.stop?.();
+    this.stop = null;
   }
 }

@@ -103,11 +103,20 @@ export function socketRoute<Params, Options = undefined>(
     },
     wsHandler: (ws, req) => {
       const result = req.socketAuth;
+      // One log line when a socket opens and one when it closes (user, label and key, close code).
+      const where = req.params as Record<string, string>;
       if (!result || 'refusal' in result) {
         const r = result && 'refusal' in result ? result.refusal : { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN };
+        req.log.info({ ...where, code: r.code, reason: r.reason }, 'socket refused');
         ws.close(r.code, r.reason);
         return;
       }
+      const user = result.principal.username;
+      const openedAt = Date.now();
+      req.log.info({ user, ...where }, 'socket open');
+      ws.once('close', (code: number, reason: Buffer) => {
+        req.log.info({ user, ...where, code, reason: reason.toString(), ms: Date.now() - openedAt }, 'socket closed');
+      });
       serve(ws, req, result.principal, req.socketOptions as Options);
     },
   });

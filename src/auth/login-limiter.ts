@@ -1,11 +1,10 @@
 // Failed-login limits (DESIGN.md §3): failures only, counted per username and per client address in
 // a fixed window that starts at the first failure. In Redis when configured, else in the accounts
 // database: either way every process (and the admin CLI) sees the same counts.
-import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import type { AccountsDb } from '../db/schema.js';
 import { databaseError, redisError, mapped } from '../error-mapping.js';
-import { execOk } from '../redis/connections.js';
+import { execOk, type RedisClient } from '../redis/connections.js';
 
 export interface LoginLimits {
   /** Failures per username within the window before further attempts get 429. */
@@ -99,10 +98,14 @@ export class SqlLoginLimiter implements LoginLimiter {
   }
 }
 
-/** Keys `<prefix>login-fail:u:<username>` and `<prefix>login-fail:ip:<address>`, one command per key. */
+/**
+ * Keys `<prefix>login-fail:u:<username>` and `<prefix>login-fail:ip:<address>`. Each command names
+ * one key (on a Redis Cluster the two keys live in different slots, where a pipeline or MULTI
+ * spanning them is refused); the client's auto-pipelining still sends them in one round trip.
+ */
 export class RedisLoginLimiter implements LoginLimiter {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly limits: LoginLimits,
   ) {}
@@ -114,9 +117,7 @@ export class RedisLoginLimiter implements LoginLimiter {
   retryAfter(username: string, ip: string): Promise<number> {
     return mapped(redisError, async () => {
       const keys = [this.k(userKey(username)), this.k(ipKey(ip))];
-      const p = this.redis.pipeline();
-      for (const key of keys) p.get(key).pttl(key);
-      const r = await execOk(p);
+      const r = await Promise.all(keys.flatMap((key) => [this.redis.get(key), this.redis.pttl(key)]));
       let wait = 0;
       const maxes = [this.limits.maxPerUser, this.limits.maxPerIp];
       for (let i = 0; i < 2; i++) {
@@ -130,12 +131,13 @@ export class RedisLoginLimiter implements LoginLimiter {
 
   recordFailure(username: string, ip: string): Promise<void> {
     return mapped(redisError, async () => {
-      const p = this.redis.pipeline();
-      for (const key of [this.k(userKey(username)), this.k(ipKey(ip))]) {
-        // The window starts with the first failure: SET NX PX creates it, INCR keeps its TTL.
-        p.set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key);
-      }
-      await execOk(p);
+      await Promise.all(
+        [this.k(userKey(username)), this.k(ipKey(ip))].map((key) =>
+          // The window starts with the first failure: SET NX PX creates it, INCR keeps its TTL.
+          // One key per MULTI, so that a window never lacks its expiry.
+          execOk(this.redis.multi().set(key, '0', 'PX', this.limits.windowMs, 'NX').incr(key)),
+        ),
+      );
     });
   }
 

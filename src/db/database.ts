@@ -16,6 +16,8 @@ export interface Database {
   dialect: DbDialect;
   /** Where it is, for logs (no password). */
   where: string;
+  /** SQLite: the journal mode in effect ("wal" unless the file system cannot do it). */
+  journalMode?: string;
   /** Resolves when the database answers within 2 s; else throws DB_UNAVAILABLE. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -107,11 +109,13 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
     const BetterSqlite3 = loadSqlite();
     const file = sqlitePath(config);
     fs.mkdirSync(path.dirname(file), { recursive: true });
+    let journalMode = '';
     const db = new Kysely<AccountsDb>({
       dialect: new SqliteDialect({
         database: async () => {
           const conn = new BetterSqlite3(file);
-          conn.pragma('journal_mode = WAL');
+          // WAL: readers never wait for the writer, and several processes may share the file.
+          journalMode = String(conn.pragma('journal_mode = WAL', { simple: true }));
           conn.pragma('synchronous = NORMAL');
           conn.pragma('foreign_keys = ON');
           // The CLI and the server may write at the same time: wait for the lock instead of failing.
@@ -120,7 +124,12 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
         },
       }),
     });
-    database = { db, dialect: 'sqlite', where: file, ping: () => ping(db), close: () => db.destroy() };
+    database = {
+      db, dialect: 'sqlite', where: file, ping: () => ping(db), close: () => db.destroy(),
+      get journalMode() {
+        return journalMode;
+      },
+    };
   }
   try {
     // Fails fast (and clearly) when the database cannot be reached.

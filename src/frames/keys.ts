@@ -4,7 +4,8 @@
 export const STREAM_PREFIX = 'stream_frame:';
 export const STREAM_PATTERN = `${STREAM_PREFIX}*`;
 
-function b64(s: string): string {
+/** URL-safe base64 with padding, as the layout encodes labels and keys. */
+export function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
@@ -44,4 +45,14 @@ export function compareIds(a: string, b: string): number {
 /** Milliseconds since the epoch at which an entry id was made. */
 export function idTime(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
+}
+
+/** The id just before `id`: an XREAD from it returns `id` itself and what follows. */
+export function previousId(id: string): string {
+  const d = id.indexOf('-');
+  const ms = id.slice(0, d);
+  const seq = BigInt(id.slice(d + 1));
+  if (seq > 0n) return `${ms}-${seq - 1n}`;
+  if (ms === '0') return '0-0';
+  return `${Number(ms) - 1}-18446744073709551615`;
 }

@@ -14,6 +14,7 @@ export async function openFrameStore(config: Config, conns: Connections, log: Lo
     maxLen: config.streamMaxLen,
     scanIntervalMs: config.scanIntervalMs,
     idleMs: config.streamIdleMs,
+    prefix: config.redisPrefix,
     log,
   });
 }

@@ -1,11 +1,9 @@
-// The one blocking reader of a process: a loop of
+// A blocking reader: a loop of
 //   XREAD COUNT 10 BLOCK <ms> STREAMS k1..kn id1..idn
-// over every watched stream, on a connection of its own. Its Redis work depends on the streams
-// watched, never on how many listeners a stream has (the store fans out in memory).
-//
-// Redis Cluster: XREAD must name keys of one hash slot only. `groups()` is where a cluster variant
-// would split the watched streams by slot (cluster-key-slot) and run one loop per group; everything
-// else here stays as is.
+// over a group of watched streams, on a connection of its own. Its Redis work depends on the
+// streams watched, never on how many listeners a stream has (the store fans out in memory).
+// On one Redis a process has one reader over every watched stream; on a Redis Cluster, where one
+// XREAD may only name keys of one hash slot, cluster-readers.ts runs one per watched slot.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/log.js';
 import type { Outages } from '../redis/connections.js';
@@ -18,17 +16,38 @@ export interface WatchedStream {
 
 export type Entry = [id: Buffer, fields: Buffer[]];
 
-interface ReaderOptions {
+/** What the store drives: the one reader, or the cluster's readers per slot. */
+export interface Reader {
+  start(): void;
+  /** The watched set gained `redisKey`: make the next XREAD include it now, not after BLOCK ms. */
+  kick(redisKey: string): void;
+  stop(): Promise<void>;
+}
+
+/** The connections a reader reads on. */
+export interface ReaderLink {
   /** Dedicated connection: a blocked XREAD holds it. */
   conn: Redis;
-  /** Another connection, to send CLIENT UNBLOCK while `conn` is blocked. */
-  control: Redis;
+  /** Another connection to the same server, to send CLIENT UNBLOCK while `conn` is blocked. */
+  control: { client(sub: 'UNBLOCK', id: number): Promise<unknown> };
+}
+
+export interface ReaderOptions {
+  /** Called before a read when the reader has no link (at the start, and after `drop`). */
+  link: () => Promise<ReaderLink>;
+  /**
+   * A read failed on `link`: return true to give it up (the next read asks for a new one).
+   * Without it the link is kept (ioredis reconnects it).
+   */
+  drop?: (link: ReaderLink, err: unknown) => boolean;
   blockMs: number;
   /** The streams to read now, with their cursors (called before every XREAD). */
   watched: () => WatchedStream[];
   /** New entries of one stream, oldest first. */
   onEntries: (redisKey: string, entries: Entry[]) => void;
   outages: Outages;
+  /** What the outage log calls this reader. */
+  part?: string;
   log: Logger;
 }
 
@@ -36,9 +55,10 @@ const COUNT = 10;
 const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 2000;
 
-export class StreamReader {
+export class StreamReader implements Reader {
   private stopped = false;
-  /** CLIENT ID of `conn` on its current connection; null after a disconnect. */
+  private current: ReaderLink | null = null;
+  /** CLIENT ID of the link's connection; null after a disconnect. */
   private clientId: number | null = null;
   /** An XREAD is in flight. */
   private reading = false;
@@ -50,19 +70,16 @@ export class StreamReader {
   /** The current wait is for streams to watch (kick ends it; a back-off only stop() ends). */
   private idle = false;
   private loop: Promise<void> | null = null;
+  private readonly part: string;
 
   constructor(private readonly o: ReaderOptions) {
-    // A new connection has a new client id: fetch it again before the next XREAD.
-    o.conn.on('close', () => {
-      this.clientId = null;
-    });
+    this.part = o.part ?? 'reader';
   }
 
   start(): void {
     this.loop ??= this.run();
   }
 
-  /** The watched set gained a stream: make the next XREAD include it now, not after BLOCK ms. */
   kick(): void {
     this.stale = true;
     if (this.idle) this.wake?.();
@@ -75,9 +92,9 @@ export class StreamReader {
     await this.loop;
   }
 
-  /** Groups of streams that one XREAD may name together. One group on a single Redis (see top). */
-  private groups(streams: WatchedStream[]): WatchedStream[][] {
-    return [streams];
+  /** The link in use (null between a dropped link and the next read). */
+  get link(): ReaderLink | null {
+    return this.current;
   }
 
   private async run(): Promise<void> {
@@ -92,26 +109,39 @@ export class StreamReader {
         continue;
       }
       try {
-        for (const group of this.groups(streams)) await this.read(group);
-        this.o.outages.ok('reader');
+        await this.read(streams);
+        this.o.outages.ok(this.part);
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
         this.reading = false;
         if (this.stopped) break;
-        this.o.outages.fail('reader', err);
+        this.o.outages.fail(this.part, err);
+        const failed = this.current;
+        if (failed && this.o.drop?.(failed, err)) this.current = null;
         await this.pause(backoff);
         backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
       }
     }
   }
 
-  private async read(group: WatchedStream[]): Promise<void> {
-    if (this.clientId === null) this.clientId = Number(await this.o.conn.client('ID'));
+  private async read(streams: WatchedStream[]): Promise<void> {
+    if (!this.current) {
+      const link = await this.o.link();
+      if (this.stopped) return;
+      this.current = link;
+      this.clientId = null;
+      // A new connection has a new client id: fetch it again before the next XREAD.
+      link.conn.on('close', () => {
+        if (this.current === link) this.clientId = null;
+      });
+    }
+    const { conn } = this.current;
+    if (this.clientId === null) this.clientId = Number(await conn.client('ID'));
     if (this.stopped) return;
-    const args = [...group.map((s) => s.redisKey), ...group.map((s) => s.cursor)];
+    const args = [...streams.map((s) => s.redisKey), ...streams.map((s) => s.cursor)];
     this.stale = false;
     this.reading = true;
-    const reply = await this.o.conn.xreadBuffer('COUNT', COUNT, 'BLOCK', this.o.blockMs, 'STREAMS', ...args);
+    const reply = await conn.xreadBuffer('COUNT', COUNT, 'BLOCK', this.o.blockMs, 'STREAMS', ...args);
     this.reading = false;
     if (!reply) return; // timed out or unblocked
     for (const [key, entries] of reply) {
@@ -133,8 +163,9 @@ export class StreamReader {
     this.unblocking = true;
     try {
       for (let i = 0; i < 10 && this.reading && this.stale && !this.stopped; i++) {
-        if (this.clientId !== null) {
-          const n = await this.o.control.client('UNBLOCK', this.clientId).catch(() => 0);
+        const link = this.current;
+        if (link && this.clientId !== null) {
+          const n = await link.control.client('UNBLOCK', this.clientId).catch(() => 0);
           if (n === 1) return;
         }
         await new Promise((r) => setTimeout(r, 20));

@@ -1,24 +1,26 @@
-// The Redis Streams frame store (REDIS_URL), shared by every instance behind a load balancer.
-// Layout exactly as the old backend wrote it (DESIGN.md §2): one stream per camera,
+// The Redis Streams frame store (REDIS_URL or REDIS_CLUSTER_NODES), shared by every instance behind
+// a load balancer. Layout exactly as the old backend wrote it (DESIGN.md §2): one stream per camera,
 // stream_frame:{b64 label}|{b64 key}, fields frame, warnings, cone_polygons, pole_polygons,
 // detection_items, width, height, trimmed with MAXLEN ~.
 //
 // Redis work per process does not grow with viewers (DESIGN.md §3):
-// - the service's shared command connection (auto-pipelined) and a dedicated one for a single
-//   blocking XREAD loop (redis-reader.ts) over the streams of every label that has a listener;
-//   frames fan out in memory;
-// - an in-memory index label -> camera, filled by this process's appends at once and by a
-//   background SCAN every scanIntervalMs (never KEYS, never per request); labels() and keys()
-//   answer from it.
-import { ReplyError, type Redis } from 'ioredis';
-import { COMMAND_TIMEOUT_MS, Outages, type RedisConnections } from '../redis/connections.js';
+// - the service's shared command client (auto-pipelined) and blocking XREAD loops over the streams
+//   of every label that has a listener: one loop on one Redis (redis-reader.ts), one per watched
+//   slot on a Redis Cluster (cluster-readers.ts); frames fan out in memory;
+// - an in-memory index label -> camera (stream-index.ts), filled by this process's appends, by
+//   other instances' announcements (stream-announcements.ts) and by a background SCAN for other
+//   writers; labels() and keys() answer from it.
+import type { Redis } from 'ioredis';
+import { COMMAND_TIMEOUT_MS, Outages, type RedisClient, type RedisConnections } from '../redis/connections.js';
 import { frameStoreError } from '../error-mapping.js';
-import { maskPassword } from '../config.js';
 import type { Logger } from '../lib/log.js';
 import type { FrameFields, StoredFrame } from './frame.js';
-import { compareIds, idTime, parseStreamKey, STREAM_PATTERN, streamKey } from './keys.js';
+import { compareIds, parseStreamKey, previousId, streamKey } from './keys.js';
 import { entryFields, entryToFrame } from './redis-entry.js';
-import { StreamReader, type Entry } from './redis-reader.js';
+import { StreamReader, type Entry, type Reader } from './redis-reader.js';
+import { ClusterReaders } from './cluster-readers.js';
+import { newestEntry, StreamIndex, type Known } from './stream-index.js';
+import { StreamAnnouncements, type Announced } from './stream-announcements.js';
 import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
 
 export interface RedisFrameStoreOptions {
@@ -37,19 +39,8 @@ export interface RedisFrameStoreOptions {
   blockMs?: number;
   /** How often a stream found idle is checked for new entries (default 10 scan intervals). */
   idleRecheckMs?: number;
-}
-
-/** What the index knows of one stream. */
-interface Known {
-  redisKey: string;
-  /** Newest entry id seen (by an append, the reader or XREVRANGE). */
-  lastId: string;
-  /** Verified idle: hidden from labels()/keys() but kept, so SCAN does not find it "new" again. */
-  idle: boolean;
-  /** When the newest entry was last read with XREVRANGE. */
-  checkedAt: number;
-  /** The last sweep that found the key (or this process wrote it during). */
-  seenSweep: number;
+  /** REDIS_PREFIX: announcements between instances use the service's own keys and channel. */
+  prefix: string;
 }
 
 /** A stream of a label that has listeners. */
@@ -72,26 +63,27 @@ interface LabelState {
 
 export class RedisFrameStore implements FrameStore {
   readonly kind = 'redis' as const;
-  private readonly cmd: Redis;
-  private readonly reader: StreamReader;
+  private readonly cmd: RedisClient;
+  private readonly reader: Reader;
   private readonly outages: Outages;
   private readonly log: Logger;
-  /** label -> camera -> stream facts. Bounded by the keyspace. */
-  private readonly index = new Map<string, Map<string, Known>>();
+  private readonly index: StreamIndex;
+  private announcements: StreamAnnouncements | null = null;
+  /** Announcements in flight, by stream: later appends to the stream wait for them. */
+  private readonly announcing = new Map<string, Promise<void>>();
   /** Labels with listeners, and their streams by Redis key (what the reader reads). */
   private readonly labelStates = new Map<string, LabelState>();
   private readonly watches = new Map<string, Watch>();
-  private sweepNo = 0;
-  private sweepFailing = false;
-  private sweepTimer: NodeJS.Timeout | null = null;
-  private readonly idleRecheckMs: number;
   private closed = false;
   private closing: Promise<void> | null = null;
 
   /** Opens the store; resolves once the first SCAN filled the index (else rejects, store closed). */
   static async open(opts: RedisFrameStoreOptions): Promise<RedisFrameStore> {
     const blockMs = opts.blockMs ?? 2000;
-    const readConn = await opts.redis.dedicated('framestore-reader', { commandTimeout: blockMs + COMMAND_TIMEOUT_MS });
+    // One Redis: one reader on a connection of its own. A cluster's readers connect per slot.
+    const readConn = opts.redis.isCluster
+      ? null
+      : await opts.redis.dedicated('framestore-reader', { commandTimeout: blockMs + COMMAND_TIMEOUT_MS });
     const store = new RedisFrameStore(opts, readConn, blockMs);
     await store.init(opts.connectTimeoutMs ?? 5000);
     return store;
@@ -99,23 +91,33 @@ export class RedisFrameStore implements FrameStore {
 
   private constructor(
     private readonly o: RedisFrameStoreOptions,
-    private readonly readConn: Redis,
+    private readonly readConn: Redis | null,
     blockMs: number,
   ) {
     this.log = o.log;
     this.outages = new Outages(o.log, 'Redis frame store');
     this.cmd = o.redis.client;
-    // A stream found idle is read again this often, in case another writer brought it back.
-    this.idleRecheckMs = o.idleRecheckMs ?? 10 * o.scanIntervalMs;
-    this.reader = new StreamReader({
-      conn: this.readConn,
-      control: this.cmd,
+    this.index = new StreamIndex({
+      redis: o.redis,
+      scanIntervalMs: o.scanIntervalMs,
+      idleMs: o.idleMs,
+      // A stream found idle is read again this often, in case another writer brought it back.
+      idleRecheckMs: o.idleRecheckMs ?? 10 * o.scanIntervalMs,
+      onForgotten: (label, key) => this.unwatch(label, key),
+      onFound: (label, key, known, entry) => this.found(label, key, known, entry),
+      onSweep: (err) => (err ? this.outages.fail('scan', err) : this.outages.ok('scan')),
+    });
+    const reading = {
       blockMs,
       watched: () => [...this.watches.values()],
-      onEntries: (redisKey, entries) => this.onEntries(redisKey, entries),
+      onEntries: (redisKey: string, entries: Entry[]) => this.onEntries(redisKey, entries),
       outages: this.outages,
       log: this.log,
-    });
+    };
+    const conn = readConn;
+    this.reader = conn
+      ? new StreamReader({ ...reading, link: async () => ({ conn, control: this.cmd as Redis }) })
+      : new ClusterReaders({ ...reading, redis: o.redis });
   }
 
   private async init(timeoutMs: number): Promise<void> {
@@ -124,17 +126,25 @@ export class RedisFrameStore implements FrameStore {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
-      await Promise.race([this.sweep(), timeout]);
+      // Subscribed before the first sweep: a stream announced meanwhile is not missed.
+      this.announcements = await Promise.race([StreamAnnouncements.start({
+        redis: this.o.redis,
+        prefix: this.o.prefix,
+        ttlMs: Math.max(60_000, 10 * this.o.scanIntervalMs),
+        onAnnounced: (a) => this.announced(a),
+        onResync: () => this.index.soon(),
+        log: this.log,
+      }), timeout]);
+      await Promise.race([this.index.start(), timeout]);
     } catch (err) {
       await this.close();
       const why = err instanceof Error ? err.message : String(err);
-      throw new Error(`Redis at ${maskPassword(this.o.redis.url)} is not reachable: ${why}`, { cause: err });
+      throw new Error(`${this.o.redis.where} is not reachable: ${why}`, { cause: err });
     } finally {
       clearTimeout(timer);
     }
     if (this.closed) throw new Error('Redis frame store closed while opening');
     this.reader.start();
-    this.scheduleSweep();
   }
 
   // ---- writing ----
@@ -148,11 +158,31 @@ export class RedisFrameStore implements FrameStore {
       throw frameStoreError(err);
     }
     if (id === null) throw frameStoreError(new Error('XADD returned no id'));
-    this.note(label, key, redisKey, id);
+    const { fresh } = this.index.note(label, key, redisKey, id);
     // Local listeners get the frame now; the cursor keeps the reader from delivering it again.
     const ls = this.labelStates.get(label);
     if (ls) this.offer(ls, this.watchOf(ls, label, key, redisKey, '0-0'), id, { ...fields, label, key, id });
+    // Answered once every instance can find the stream (see stream-announcements.ts).
+    if (fresh) await this.announce(label, redisKey, id);
+    else await this.announcing.get(redisKey);
     return id;
+  }
+
+  private announce(label: string, redisKey: string, id: string): Promise<void> {
+    const done = (async () => {
+      try {
+        await this.announcements?.announce(label, redisKey, id);
+      } catch (err) {
+        // The frame is stored; other instances find the stream by their next sweep.
+        this.outages.fail('announcements', err);
+        return;
+      }
+      this.outages.ok('announcements');
+    })().finally(() => {
+      if (this.announcing.get(redisKey) === done) this.announcing.delete(redisKey);
+    });
+    this.announcing.set(redisKey, done);
+    return done;
   }
 
   // ---- reading ----
@@ -164,7 +194,7 @@ export class RedisFrameStore implements FrameStore {
     if (w?.newest) return w.newest;
     let e: Entry | undefined;
     try {
-      e = await this.newest(redisKey);
+      e = await newestEntry(this.cmd, redisKey);
     } catch (err) {
       throw frameStoreError(err);
     }
@@ -173,23 +203,12 @@ export class RedisFrameStore implements FrameStore {
 
   async labels(): Promise<string[]> {
     this.assertUp();
-    const out: string[] = [];
-    for (const [label, cams] of this.index) {
-      for (const k of cams.values()) {
-        if (!k.idle) {
-          out.push(label);
-          break;
-        }
-      }
-    }
-    return out.sort();
+    return this.index.labels();
   }
 
   async keys(label: string): Promise<string[]> {
     this.assertUp();
-    const out: string[] = [];
-    for (const [key, k] of this.index.get(label) ?? []) if (!k.idle) out.push(key);
-    return out.sort();
+    return this.index.keys(label);
   }
 
   async subscribe(label: string, listener: FrameListener): Promise<LabelSubscription> {
@@ -234,35 +253,49 @@ export class RedisFrameStore implements FrameStore {
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
-    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.index.stop();
     for (const ls of this.labelStates.values()) ls.listeners.clear();
     this.labelStates.clear();
     this.watches.clear();
     this.closing = (async () => {
       const stopped = this.reader.stop();
-      this.readConn.disconnect(); // ends a blocked XREAD at once
-      await stopped;
+      this.readConn?.disconnect(); // ends a blocked XREAD at once
+      await Promise.all([stopped, this.announcements?.close().catch(() => {})]);
     })();
     return this.closing;
   }
 
   // ---- subscriptions ----
 
-  /** First subscription of a label: the newest entry of each known stream, one pipelined round trip. */
+  /**
+   * First subscription of a label: the newest entry of each known stream, one pipelined round trip.
+   * A label the index does not know is looked up among the streams other instances announced
+   * lately, before it is taken for one without cameras.
+   */
   private async load(label: string, ls: LabelState): Promise<void> {
-    const cams = [...(this.index.get(label) ?? [])];
-    const live = cams.filter(([, k]) => !k.idle);
-    const newest = await Promise.all(live.map(([, k]) => this.newest(k.redisKey)));
+    const cams = this.index.camerasOf(label).map(([key, known]) => ({ key, redisKey: known.redisKey, known: known as Known | undefined }));
+    if (!cams.some((c) => !c.known!.idle) && this.announcements) {
+      for (const redisKey of await this.announcements.recent(label)) {
+        const p = parseStreamKey(redisKey)!;
+        if (!this.index.get(label, p.key)) cams.push({ key: p.key, redisKey, known: undefined });
+      }
+    }
+    const live = cams.filter((c) => !c.known?.idle);
+    const newest = await Promise.all(live.map((c) => newestEntry(this.cmd, c.redisKey)));
     if (this.labelStates.get(label) !== ls) return;
-    live.forEach(([key, k], i) => {
-      if (this.index.get(label)?.get(key) !== k) return; // deleted meanwhile
-      const w = this.watchOf(ls, label, key, k.redisKey, '0-0');
+    live.forEach((c, i) => {
       const e = newest[i];
+      if (!c.known) {
+        if (!e) return; // announced, but gone since
+        c.known = this.index.note(label, c.key, c.redisKey, e[0].toString()).known;
+      }
+      if (this.index.get(label, c.key) !== c.known) return; // deleted meanwhile
+      const w = this.watchOf(ls, label, c.key, c.redisKey, '0-0');
       if (e) this.offer(ls, w, e[0].toString(), e[1]);
     });
     // Idle cameras are not in the snapshot, but are read from their last entry on, so a camera
     // that comes back reaches the listeners at once.
-    for (const [key, k] of cams) if (k.idle) this.watchOf(ls, label, key, k.redisKey, k.lastId);
+    for (const c of cams) if (c.known?.idle) this.watchOf(ls, label, c.key, c.redisKey, c.known.lastId);
   }
 
   /** The watch of a stream of a subscribed label; a new one joins the reader's XREAD at once. */
@@ -272,7 +305,7 @@ export class RedisFrameStore implements FrameStore {
       w = { label, key, redisKey, cursor, newest: null };
       ls.watches.set(key, w);
       this.watches.set(redisKey, w);
-      this.reader.kick();
+      this.reader.kick(redisKey);
     }
     return w;
   }
@@ -302,7 +335,7 @@ export class RedisFrameStore implements FrameStore {
     if (!w || !ls) return; // unsubscribed while the XREAD was out
     for (const [idBuf, fields] of entries) {
       const id = idBuf.toString();
-      this.note(w.label, w.key, redisKey, id);
+      this.index.note(w.label, w.key, redisKey, id);
       this.offer(ls, w, id, fields);
     }
   }
@@ -313,24 +346,10 @@ export class RedisFrameStore implements FrameStore {
     for (const w of ls.watches.values()) if (this.watches.get(w.redisKey) === w) this.watches.delete(w.redisKey);
   }
 
-  // ---- the stream index ----
+  // ---- what the index and the other instances tell ----
 
-  /** Records an entry id of a stream (appended, read, or found) in the index. */
-  private note(label: string, key: string, redisKey: string, id: string, now = Date.now()): Known {
-    let cams = this.index.get(label);
-    if (!cams) this.index.set(label, (cams = new Map()));
-    let k = cams.get(key);
-    if (!k) cams.set(key, (k = { redisKey, lastId: id, idle: false, checkedAt: now, seenSweep: this.sweepNo }));
-    if (compareIds(id, k.lastId) > 0) k.lastId = id;
-    k.idle = now - idTime(k.lastId) > this.o.idleMs;
-    k.seenSweep = this.sweepNo;
-    return k;
-  }
-
-  private forget(label: string, key: string): void {
-    const cams = this.index.get(label);
-    cams?.delete(key);
-    if (cams?.size === 0) this.index.delete(label);
+  /** A stream left the index: stop reading it. */
+  private unwatch(label: string, key: string): void {
     const ls = this.labelStates.get(label);
     const w = ls?.watches.get(key);
     if (ls && w) {
@@ -339,117 +358,24 @@ export class RedisFrameStore implements FrameStore {
     }
   }
 
-  private scheduleSweep(): void {
-    if (this.closed) return;
-    this.sweepTimer = setTimeout(() => {
-      this.sweep().then(
-        () => this.outages.ok('scan'),
-        (err) => this.outages.fail('scan', err),
-      ).finally(() => this.scheduleSweep());
-    }, this.o.scanIntervalMs);
-    this.sweepTimer.unref();
-  }
-
-  /**
-   * One full SCAN cycle: finds streams of other writers and drops deleted ones; then one pipelined
-   * round trip reads the newest entry of new streams and of streams that look idle, and asks
-   * whether idle streams due for a recheck have anything new.
-   */
-  private async sweep(): Promise<void> {
-    const sweep = ++this.sweepNo;
-    try {
-      const check: { label: string; key: string; redisKey: string }[] = [];
-      let cursor = '0';
-      do {
-        const [next, found] = await this.cmd.scan(cursor, 'MATCH', STREAM_PATTERN, 'COUNT', 1000, 'TYPE', 'stream');
-        cursor = next;
-        for (const redisKey of found) {
-          const p = parseStreamKey(redisKey);
-          if (!p) continue; // not in the layout
-          const k = this.index.get(p.label)?.get(p.key);
-          if (k) k.seenSweep = sweep;
-          else check.push({ ...p, redisKey });
-        }
-      } while (cursor !== '0');
-      if (this.closed) return;
-
-      const now = Date.now();
-      const dead: Known[] = [];
-      for (const [label, cams] of this.index) {
-        for (const [key, k] of cams) {
-          if (k.seenSweep < sweep) this.forget(label, key); // deleted: a full cycle did not find it
-          else if (!k.idle && now - idTime(k.lastId) > this.o.idleMs) check.push({ label, key, redisKey: k.redisKey });
-          else if (k.idle && now - k.checkedAt >= this.idleRecheckMs) dead.push(k);
-        }
-      }
-      const [newest, revived] = await Promise.all([
-        Promise.all(check.map((c) => this.newest(c.redisKey))),
-        this.newerThanLast(dead),
-      ]);
-      if (this.closed) return;
-      check.forEach((c, i) => this.learn(c.label, c.key, c.redisKey, newest[i], now));
-      for (const k of dead) k.checkedAt = now;
-      for (const [redisKey, id] of revived) {
-        const p = parseStreamKey(redisKey);
-        if (p) this.note(p.label, p.key, redisKey, id, now);
-      }
-    } catch (err) {
-      this.sweepFailing = true;
-      throw err;
-    }
-    this.sweepFailing = false;
-  }
-
-  /**
-   * Idle streams that have an entry after the last one seen, with that entry's id. One
-   * non-blocking XREAD COUNT 1 names them all and returns only the streams that moved, so the
-   * (often many) dead cameras cost no frame bytes. (On a Cluster: one XREAD per hash slot.)
-   */
-  private async newerThanLast(dead: Known[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    if (dead.length === 0) return out;
-    const reply = await this.cmd.xreadBuffer(
-      'COUNT', 1, 'STREAMS', ...dead.map((k) => k.redisKey), ...dead.map((k) => k.lastId),
-    );
-    for (const [key, entries] of reply ?? []) {
-      const e = entries[0];
-      if (e) out.set(key.toString(), e[0].toString());
-    }
-    return out;
-  }
-
-  /** Applies a stream's newest entry read by the sweep (undefined: the stream is empty or gone). */
-  private learn(label: string, key: string, redisKey: string, e: Entry | undefined, now: number): void {
-    if (!e) {
-      const k = this.index.get(label)?.get(key);
-      if (k) Object.assign(k, { idle: true, checkedAt: now });
-      return;
-    }
-    const id = e[0].toString();
-    const k = this.note(label, key, redisKey, id, now);
-    k.checkedAt = now;
+  /** The sweep read a new (or revived) stream: a watched label's listeners get it, then the reader's. */
+  private found(label: string, key: string, k: Known, e: Entry): void {
     const ls = this.labelStates.get(label);
     if (!ls) return;
-    // A new (or revived) camera of a watched label: its newest frame now, then the reader's.
-    if (k.idle) this.watchOf(ls, label, key, redisKey, k.lastId);
-    else this.offer(ls, this.watchOf(ls, label, key, redisKey, '0-0'), id, e[1]);
+    if (k.idle) this.watchOf(ls, label, key, k.redisKey, k.lastId);
+    else this.offer(ls, this.watchOf(ls, label, key, k.redisKey, '0-0'), e[0].toString(), e[1]);
   }
 
-  /**
-   * XREVRANGE key + - COUNT 1: the newest entry, or undefined when there is none. A key that Redis
-   * refuses (say it is no longer a stream) reads as empty; a lost connection still throws.
-   */
-  private async newest(redisKey: string): Promise<Entry | undefined> {
-    try {
-      return (await this.cmd.xrevrangeBuffer(redisKey, '+', '-', 'COUNT', 1))[0];
-    } catch (err) {
-      if (err instanceof ReplyError) return undefined;
-      throw err;
-    }
+  /** Another instance wrote a stream new to it: known at once; a watched label reads it from that entry on. */
+  private announced(a: Announced): void {
+    if (this.closed) return;
+    this.index.note(a.label, a.key, a.redisKey, a.id);
+    const ls = this.labelStates.get(a.label);
+    if (ls) this.watchOf(ls, a.label, a.key, a.redisKey, previousId(a.id));
   }
 
   private assertUp(): void {
-    if (this.closed || this.cmd.status !== 'ready' || this.sweepFailing) {
+    if (this.closed || this.cmd.status !== 'ready' || this.index.sweepFailing) {
       throw frameStoreError(new Error(this.closed ? 'store closed' : 'Redis not reachable'));
     }
   }

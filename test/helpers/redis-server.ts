@@ -1,6 +1,7 @@
 // Redis for tests: the shared server on 127.0.0.1:6379, or a private redis-server child process on a
 // spare port (for tests that count commands: INFO commandstats is server-wide).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisConnections } from '../../src/redis/connections.js';
 import { RedisFrameStore, type RedisFrameStoreOptions } from '../../src/frames/redis-store.js';
@@ -108,11 +109,15 @@ export function waitFor(what: string, pred: () => boolean | Promise<boolean>, ti
  * A Redis frame store on connections of its own (as src/connections.ts opens them for the service);
  * closing the store closes them too.
  */
-export async function openRedisStore(opts: Omit<RedisFrameStoreOptions, 'redis'> & { url: string }): Promise<RedisFrameStore> {
-  const { url, ...rest } = opts;
+export async function openRedisStore(
+  opts: Omit<RedisFrameStoreOptions, 'redis' | 'prefix'> & { url: string; prefix?: string },
+): Promise<RedisFrameStore> {
+  const { url, prefix, ...rest } = opts;
   const redis = await RedisConnections.open(url, { log: rest.log, timeoutMs: rest.connectTimeoutMs });
   try {
-    const store = await RedisFrameStore.open({ ...rest, redis });
+    // A prefix of its own unless given: stores on one prefix are instances of one deployment
+    // (they announce their streams to each other); on different ones, like foreign writers.
+    const store = await RedisFrameStore.open({ ...rest, prefix: prefix ?? `fstest:${randomBytes(6).toString('hex')}:`, redis });
     const closeStore = store.close.bind(store);
     store.close = async () => {
       await closeStore();

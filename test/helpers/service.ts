@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { inject } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { buildApp, type Service } from '../../src/app.js';
 import type { Role } from '../../src/auth/principal.js';
@@ -35,9 +36,21 @@ export const POSTGRES_REDIS: Backend = { name: 'postgres+redis', pg: true, redis
 /** Every accounts test file runs against at least SQLite and PostgreSQL. */
 export const BACKENDS: Backend[] = [SQLITE, POSTGRES, POSTGRES_REDIS];
 
-export type StoreKind = 'memory' | 'redis';
-/** The two frame stores every streaming test runs against. */
-export const STORES: StoreKind[] = ['memory', 'redis'];
+/** memory; redis: the shared Redis on 127.0.0.1:6379; cluster: the run's Redis Cluster (global-setup.ts). */
+export type StoreKind = 'memory' | 'redis' | 'cluster';
+/** The frame stores every streaming test runs against. */
+export const STORES: StoreKind[] = ['memory', 'redis', 'cluster'];
+
+/** REDIS_CLUSTER_NODES of the test run's shared Redis Cluster. */
+export function testClusterNodes(): string {
+  return inject('redisClusterNodes');
+}
+
+/** A plain client of where a store kind keeps its frames (to write as another writer would). */
+export function plainRedis(store: Exclude<StoreKind, 'memory'>): Redis | Cluster {
+  if (store === 'redis') return new Redis(REDIS_URL);
+  return new Cluster(testClusterNodes().split(',').map((hp) => ({ host: hp.split(':')[0]!, port: Number(hp.split(':')[1]) })));
+}
 
 /**
  * What one or more instances share: a data folder, a PostgreSQL schema (with `backend.pg`) and a
@@ -64,7 +77,7 @@ export class Sandbox {
       ACCESS_RECHECK_MS: '300',
       REDIS_PREFIX: this.redisPrefix,
       ...(this.backend.pg ? { DATABASE_URL: PG_URL } : {}),
-      ...(this.backend.redis || store === 'redis' ? { REDIS_URL } : {}),
+      ...(store === 'cluster' ? { REDIS_CLUSTER_NODES: testClusterNodes() } : this.backend.redis || store === 'redis' ? { REDIS_URL } : {}),
       ...extra,
     };
   }

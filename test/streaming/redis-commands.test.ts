@@ -87,4 +87,18 @@ describe('Redis commands with many viewers', () => {
     expect(scans).toBeLessThanOrEqual(2);
     expect(after.get('keys') ?? 0).toBe(0);
   });
+
+  it('checks an unknown label with one SMEMBERS of its announced streams, never a SCAN', async () => {
+    const token = await svc.token('admin');
+    const before = await calls();
+    for (let i = 0; i < 20; i++) {
+      const c = await connect(svc.url, `/ws/labels/${uniqueLabel('nowhere')}`, token);
+      await c.waitClose();
+      expect(c.texts[0].error).toMatch(/^No keys found/);
+    }
+    const after = await calls();
+    const delta = (cmd: string) => (after.get(cmd) ?? 0) - (before.get(cmd) ?? 0);
+    expect(delta('smembers')).toBe(20);
+    expect(delta('scan')).toBeLessThanOrEqual(2); // the background sweep's, every 2 s
+  });
 });
