@@ -18,6 +18,8 @@ import { Hub } from './streaming/hub.js';
 import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
+import { streamRemovalRoute } from './ingest/stream-removal.js';
+import { MAX_NAME_LENGTH } from './ingest/validate.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { readableLogStream } from './observability/log-format.js';
 import { registerOpenApi } from './docs/openapi.js';
@@ -72,6 +74,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       },
     },
     trustProxy: config.trustProxy,
+    // Labels and keys of up to MAX_NAME_LENGTH characters appear in paths percent-encoded: up to 12
+    // bytes a character (Fastify's default, 100, refused longer ones with 414).
+    maxParamLength: MAX_NAME_LENGTH * 12,
     // Every log line of a request carries its id (reqId): the proxy's X-Request-Id, or a new one.
     requestIdHeader: false,
     genReqId: requestId,
@@ -168,6 +173,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       onStored: () => metrics.framesStored.inc(),
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
+    await streamRemovalRoute(scope, { store, requireAuth: guard });
     await asyncapiRoute(scope);
   });
 

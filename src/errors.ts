@@ -60,6 +60,7 @@ export const CloseReason = {
   TOO_MANY_VIEWERS: 'Too many viewers',
   STORE_UNAVAILABLE: 'Frame store unavailable',
   SERVICE_UNAVAILABLE: 'Service unavailable',
+  STREAM_REMOVED: 'Stream removed',
 } as const;
 
 /** The body of every HTTP error, a named schema (`Error` in the OpenAPI document). */

@@ -119,9 +119,10 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
         description:
           'On connect: the newest frame of every camera of the label, then every new frame exactly once, as it arrives ' +
           '(cameras that start later too). A viewer that falls behind gets the newest frame of each camera (stale ones ' +
-          'are skipped). A label without cameras: one NoKeys text message, then close 1000.',
+          'are skipped). A label without cameras: one NoKeys text message, then close 1000. A camera removed ' +
+          '(DELETE /streams/{label}/{key}): one Removed text message.',
         parameters: { label: { description: 'Site name (URL-encoded)' } },
-        messages: { frame: ref('components/messages/PushFrame'), noKeys: ref('components/messages/NoKeys') },
+        messages: { frame: ref('components/messages/PushFrame'), noKeys: ref('components/messages/NoKeys'), removed: ref('components/messages/Removed') },
         bindings: wsBindings,
         'x-close-codes': [...viewerCloses, { code: Close.NORMAL, reason: '', when: 'After the NoKeys message' }],
       },
@@ -141,7 +142,11 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
           invalidJson: ref('components/messages/InvalidJson'),
         },
         bindings: wsBindings,
-        'x-close-codes': [...viewerCloses, { code: Close.NORMAL, reason: CloseReason.RECEIVE_TIMEOUT, when: 'Nothing received for PULL_IDLE_TIMEOUT_MS (default 60 s)' }],
+        'x-close-codes': [
+          ...viewerCloses,
+          { code: Close.NORMAL, reason: CloseReason.RECEIVE_TIMEOUT, when: 'Nothing received for PULL_IDLE_TIMEOUT_MS (default 60 s)' },
+          { code: Close.NORMAL, reason: CloseReason.STREAM_REMOVED, when: 'The camera was removed (DELETE /streams/{label}/{key})' },
+        ],
       },
     },
     operations: {
@@ -161,7 +166,7 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
         channel: ref('channels/labelFrames'),
         summary: 'The service pushes each frame of the site to its viewers',
         security,
-        messages: [ref('channels/labelFrames/messages/frame'), ref('channels/labelFrames/messages/noKeys')],
+        messages: [ref('channels/labelFrames/messages/frame'), ref('channels/labelFrames/messages/noKeys'), ref('channels/labelFrames/messages/removed')],
       },
       pullFrame: {
         action: 'receive',
@@ -296,6 +301,13 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
           title: 'The label has no cameras',
           payload: { type: 'object', properties: { error: { type: 'string', pattern: "^No keys found for label '.*'$" } }, required: ['error'] },
           examples: [{ name: 'noKeys', payload: { error: "No keys found for label 'north-gate'" } }],
+        },
+        Removed: {
+          name: 'Removed',
+          title: 'A camera of the site was removed',
+          description: 'Its frames stop; a frame uploaded later starts it again (and is pushed as usual).',
+          payload: { type: 'object', properties: { removed: { type: 'string', description: 'The camera (key)' } }, required: ['removed'] },
+          examples: [{ name: 'removed', payload: { removed: 'cam-2' } }],
         },
         PullCommand: {
           name: 'PullCommand',

@@ -2,7 +2,7 @@
 // Bounded: one frame per camera, at most `maxStreams` cameras and `maxBytes` of frames (the least
 // recently updated camera is forgotten first); a camera idle for `idleMs` is forgotten.
 import type { FrameFields, StoredFrame } from './frame.js';
-import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
+import type { FrameListener, FrameStore, LabelSubscription, RemovalListener } from './store.js';
 
 interface Options {
   maxStreams: number;
@@ -21,7 +21,7 @@ export class MemoryFrameStore implements FrameStore {
   private readonly streams = new Map<string, Map<string, StoredFrame>>();
   /** "label\0key" in least-recently-updated-first order (a Map re-inserted on every update). */
   private readonly recency = new Map<string, { label: string; key: string }>();
-  private readonly listeners = new Map<string, Set<FrameListener>>();
+  private readonly listeners = new Map<string, Set<{ frame: FrameListener; removed?: RemovalListener }>>();
   private bytes = 0;
   private lastMs = 0;
   private seq = 0;
@@ -59,7 +59,7 @@ export class MemoryFrameStore implements FrameStore {
       this.forget(oldest!.label, oldest!.key);
     }
     const subs = this.listeners.get(label);
-    if (subs) for (const fn of subs) fn(frame);
+    if (subs) for (const l of subs) l.frame(frame);
     return frame.id;
   }
 
@@ -98,20 +98,28 @@ export class MemoryFrameStore implements FrameStore {
     return [...(this.streams.get(label)?.keys() ?? [])].sort();
   }
 
-  async subscribe(label: string, listener: FrameListener): Promise<LabelSubscription> {
+  async subscribe(label: string, listener: FrameListener, onRemoved?: RemovalListener): Promise<LabelSubscription> {
     this.expire();
     // Snapshot and registration happen in the same tick, so no frame falls between them.
     const snapshot = [...(this.streams.get(label)?.values() ?? [])];
     let subs = this.listeners.get(label);
     if (!subs) this.listeners.set(label, (subs = new Set()));
-    subs.add(listener);
+    const entry = { frame: listener, removed: onRemoved };
+    subs.add(entry);
     return {
       snapshot,
       unsubscribe: () => {
-        subs.delete(listener);
+        subs.delete(entry);
         if (subs.size === 0 && this.listeners.get(label) === subs) this.listeners.delete(label);
       },
     };
+  }
+
+  async remove(label: string, key: string): Promise<boolean> {
+    if (!this.streams.get(label)?.has(key)) return false;
+    this.forget(label, key);
+    for (const l of this.listeners.get(label) ?? []) l.removed?.(key);
+    return true;
   }
 
   async ping(): Promise<void> {}

@@ -21,7 +21,7 @@ import { StreamReader, type Entry, type Reader } from './redis-reader.js';
 import { ClusterReaders } from './cluster-readers.js';
 import { newestEntry, StreamIndex, type Known } from './stream-index.js';
 import { StreamAnnouncements, type Announced } from './stream-announcements.js';
-import type { FrameListener, FrameStore, LabelSubscription } from './store.js';
+import type { FrameListener, FrameStore, LabelSubscription, RemovalListener } from './store.js';
 
 export interface RedisFrameStoreOptions {
   /** The service's Redis connections (src/connections.ts): the store reads on a dedicated one. */
@@ -55,7 +55,7 @@ interface Watch {
 }
 
 interface LabelState {
-  listeners: Set<FrameListener>;
+  listeners: Set<{ frame: FrameListener; removed?: RemovalListener }>;
   watches: Map<string, Watch>;
   /** The first subscription's load of the newest entries (later ones wait for it). */
   loaded: Promise<void>;
@@ -132,6 +132,9 @@ export class RedisFrameStore implements FrameStore {
         prefix: this.o.prefix,
         ttlMs: Math.max(60_000, 10 * this.o.scanIntervalMs),
         onAnnounced: (a) => this.announced(a),
+        onRetracted: (label, key) => {
+          if (this.index.get(label, key)) this.index.forget(label, key);
+        },
         onResync: () => this.index.soon(),
         log: this.log,
       }), timeout]);
@@ -211,7 +214,7 @@ export class RedisFrameStore implements FrameStore {
     return this.index.keys(label);
   }
 
-  async subscribe(label: string, listener: FrameListener): Promise<LabelSubscription> {
+  async subscribe(label: string, listener: FrameListener, onRemoved?: RemovalListener): Promise<LabelSubscription> {
     if (this.closed) throw frameStoreError(new Error('store closed'));
     let ls = this.labelStates.get(label);
     if (!ls) {
@@ -227,16 +230,17 @@ export class RedisFrameStore implements FrameStore {
       throw frameStoreError(err);
     }
     // The last listener may have left while we waited: start over with a fresh state.
-    if (this.labelStates.get(label) !== ls) return this.subscribe(label, listener);
+    if (this.labelStates.get(label) !== ls) return this.subscribe(label, listener, onRemoved);
     // Snapshot and registration in one tick: a frame is either in the snapshot or delivered later.
     const snapshot: StoredFrame[] = [];
     for (const w of ls.watches.values()) if (w.newest) snapshot.push(w.newest);
-    ls.listeners.add(listener);
+    const entry = { frame: listener, removed: onRemoved };
+    ls.listeners.add(entry);
     const state = ls;
     return {
       snapshot,
       unsubscribe: () => {
-        state.listeners.delete(listener);
+        state.listeners.delete(entry);
         if (state.listeners.size === 0) this.drop(label, state);
       },
     };
@@ -320,9 +324,9 @@ export class RedisFrameStore implements FrameStore {
       return;
     }
     w.newest = frame;
-    for (const fn of ls.listeners) {
+    for (const l of ls.listeners) {
       try {
-        fn(frame);
+        l.frame(frame);
       } catch (err) {
         this.log.error({ err, label: w.label, key: w.key }, 'Redis frame store: listener failed');
       }
@@ -349,13 +353,16 @@ export class RedisFrameStore implements FrameStore {
   // ---- what the index and the other instances tell ----
 
   /** A stream left the index: stop reading it. */
+  /** A stream left the index (removed, or deleted in Redis): its watch goes, its listeners are told. */
   private unwatch(label: string, key: string): void {
     const ls = this.labelStates.get(label);
-    const w = ls?.watches.get(key);
-    if (ls && w) {
+    if (!ls) return;
+    const w = ls.watches.get(key);
+    if (w) {
       ls.watches.delete(key);
       this.watches.delete(w.redisKey);
     }
+    for (const l of ls.listeners) l.removed?.(key);
   }
 
   /** The sweep read a new (or revived) stream: a watched label's listeners get it, then the reader's. */
@@ -367,6 +374,21 @@ export class RedisFrameStore implements FrameStore {
   }
 
   /** Another instance wrote a stream new to it: known at once; a watched label reads it from that entry on. */
+  async remove(label: string, key: string): Promise<boolean> {
+    this.assertUp();
+    const redisKey = streamKey(label, key);
+    let deleted: number;
+    try {
+      deleted = await this.cmd.del(redisKey);
+      await this.announcements?.retract(label, redisKey);
+    } catch (err) {
+      throw frameStoreError(err);
+    }
+    const known = this.index.get(label, key) !== undefined;
+    if (known) this.index.forget(label, key);
+    return deleted > 0 || known;
+  }
+
   private announced(a: Announced): void {
     if (this.closed) return;
     this.index.note(a.label, a.key, a.redisKey, a.id);

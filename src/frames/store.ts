@@ -3,6 +3,8 @@
 import type { FrameFields, StoredFrame } from './frame.js';
 
 export type FrameListener = (frame: StoredFrame) => void;
+/** A camera of the label was removed (DELETE /streams, or its stream deleted in Redis). */
+export type RemovalListener = (key: string) => void;
 
 export interface LabelSubscription {
   /** The newest frame of every camera the label had when the subscription started. */
@@ -25,7 +27,12 @@ export interface FrameStore {
    * started, in entry order per camera, including cameras that appear later. Frames in `snapshot`
    * are not passed to the listener again.
    */
-  subscribe(label: string, listener: FrameListener): Promise<LabelSubscription>;
+  subscribe(label: string, listener: FrameListener, onRemoved?: RemovalListener): Promise<LabelSubscription>;
+  /**
+   * Removes a camera (its stream and its newest frame) from the store, for every instance; its
+   * label's subscribers are told. False when there was no such camera.
+   */
+  remove(label: string, key: string): Promise<boolean>;
   /** Resolves when the store can serve requests (Redis reachable); rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,8 @@
 // "No keys found", so a viewer sent to it just after the upload finds the camera even when the
 // message is still on its way. The set only has to bridge the moments before every instance's
 // index has the stream: it expires a while after its last addition. Streams of other writers
-// (the old backend) are not announced: the index's background SCAN finds them.
+// (the old backend) are not announced: the index's background SCAN finds them. A stream removed
+// through this service (DELETE /streams) is retracted the same way: out of the set, and published.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../lib/log.js';
 import type { RedisConnections } from '../redis/connections.js';
@@ -31,6 +32,8 @@ export interface StreamAnnouncementsOptions {
   ttlMs: number;
   /** Another instance announced a stream. */
   onAnnounced: (a: Announced) => void;
+  /** Another instance removed a stream (DELETE /streams). */
+  onRetracted: (label: string, key: string) => void;
   /** Announcements may have been missed (the subscription was down). */
   onResync: () => void;
   log: Logger;
@@ -75,6 +78,15 @@ export class StreamAnnouncements {
     ]);
   }
 
+  /** Tells the other instances that a stream was removed; throws when Redis fails. */
+  async retract(label: string, redisKey: string): Promise<void> {
+    const cmd = this.o.redis.client;
+    await Promise.all([
+      cmd.srem(this.setKey(label), redisKey),
+      cmd.publish(this.channel, JSON.stringify({ o: this.origin, s: redisKey, removed: true })),
+    ]);
+  }
+
   /** The streams of `label` announced lately (their stream keys). */
   async recent(label: string): Promise<string[]> {
     const members = await this.o.redis.client.smembers(this.setKey(label));
@@ -88,15 +100,16 @@ export class StreamAnnouncements {
 
   private receive(message: string): void {
     if (message.length > MAX_MESSAGE_BYTES) return;
-    let m: { o?: unknown; s?: unknown; id?: unknown };
+    let m: { o?: unknown; s?: unknown; id?: unknown; removed?: unknown };
     try {
       m = JSON.parse(message) as typeof m;
     } catch {
       return;
     }
-    if (m.o === this.origin || typeof m.s !== 'string' || typeof m.id !== 'string' || !ID.test(m.id)) return;
+    if (m.o === this.origin || typeof m.s !== 'string') return;
     const p = parseStreamKey(m.s);
     if (!p) return;
-    this.o.onAnnounced({ ...p, redisKey: m.s, id: m.id });
+    if (m.removed === true) this.o.onRetracted(p.label, p.key);
+    else if (typeof m.id === 'string' && ID.test(m.id)) this.o.onAnnounced({ ...p, redisKey: m.s, id: m.id });
   }
 }

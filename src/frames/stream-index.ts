@@ -152,7 +152,8 @@ export class StreamIndex {
     this.timer.unref();
   }
 
-  private forget(label: string, key: string): void {
+  /** Drops a stream (deleted from Redis, or removed through this service). */
+  forget(label: string, key: string): void {
     const cams = this.index.get(label);
     cams?.delete(key);
     if (cams?.size === 0) this.index.delete(label);

@@ -46,6 +46,13 @@ export class CappedViewer {
     this.arm(due);
   }
 
+  /** Forgets a removed camera: a frame of it is never held, and a new one is sent at once. */
+  forget(cam: string): void {
+    this.held.delete(cam);
+    this.sentId.delete(cam);
+    this.sentAt.delete(cam);
+  }
+
   /** Stops the timer and lets go of held frames (the socket closed). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);

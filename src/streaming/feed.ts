@@ -96,6 +96,15 @@ export class Feed implements PreviewSubscriber {
     this.members.clear();
   }
 
+  /** A camera was removed: the feed forgets it, and its members are told. */
+  forget(key: string, notice: string): void {
+    this.cameras.delete(key);
+    for (const m of this.members) {
+      m.forget(key);
+      m.viewer.notice(key, notice);
+    }
+  }
+
   /** A new frame of the channel: taken now when a member wants every frame, or its camera is waiting. */
   onFrame(frame: StoredFrame): void {
     const c = this.cameras.get(frame.key);

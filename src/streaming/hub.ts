@@ -27,6 +27,8 @@ export class Channel {
   readonly latest = new Map<string, StoredFrame>();
   readonly pushViewers = new Set<ViewerSocket>();
   readonly pullWaiters = new Map<string, Set<PullWaiter>>();
+  /** Open pull sockets by camera (closed when their camera is removed). */
+  readonly pullViewers = new Map<string, Set<ViewerSocket>>();
   /** Feeds of capped and preview viewers, by rendition ('full' or the preview's width). */
   readonly feeds = new Map<string | number, Feed>();
   refs = 0;
@@ -96,7 +98,7 @@ export class Hub {
       const created = new Channel(label);
       ch = created;
       this.channels.set(label, created);
-      created.ready = this.store.subscribe(label, (f) => this.onFrame(created, f)).then(
+      created.ready = this.store.subscribe(label, (f) => this.onFrame(created, f), (key) => this.onRemoved(created, key)).then(
         (sub) => {
           created.subscription = sub;
           for (const f of sub.snapshot) created.accept(f);
@@ -146,6 +148,29 @@ export class Hub {
       ch.pullWaiters.delete(frame.key);
       for (const w of waiting) w.deliver(frame);
     }
+  }
+
+  /**
+   * A camera was removed: push viewers get a text message `{"removed": "<key>"}` (and no held frame
+   * of it), its pull sockets are closed (1000, `Stream removed`).
+   */
+  private onRemoved(ch: Channel, key: string): void {
+    ch.latest.delete(key);
+    const notice = JSON.stringify({ removed: key });
+    for (const v of ch.pushViewers) v.notice(key, notice);
+    for (const feed of ch.feeds.values()) feed.forget(key, notice);
+    for (const v of ch.pullViewers.get(key) ?? []) v.close(Close.NORMAL, CloseReason.STREAM_REMOVED);
+  }
+
+  /** Counts a pull socket of a camera until it closes. */
+  addPull(ch: Channel, key: string, v: ViewerSocket): void {
+    let set = ch.pullViewers.get(key);
+    if (!set) ch.pullViewers.set(key, (set = new Set()));
+    set.add(v);
+    v.ws.once('close', () => {
+      set.delete(v);
+      if (set.size === 0 && ch.pullViewers.get(key) === set) ch.pullViewers.delete(key);
+    });
   }
 
   /** Sends the newest frame of every camera, then every new frame, to a push viewer. */

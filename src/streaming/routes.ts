@@ -256,6 +256,7 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       void joinFor(deps, ws, req, label).then((joined) => {
         if (!joined) return;
         ch = joined;
+        hub.addPull(joined, key, viewer);
         if (pullsBeforeJoin > 0) pull();
       });
     },

@@ -80,6 +80,12 @@ export class ViewerSocket {
     this.pending.set(camera, msg);
   }
 
+  /** Tells the viewer something about a camera (a text message), dropping its held frame. */
+  notice(camera: string, text: string): void {
+    this.pending.delete(camera);
+    if (this.open) this.ws.send(text);
+  }
+
   private write(msg: ViewerMessage): void {
     this.counters.sent++;
     this.written += msg.framed.length;

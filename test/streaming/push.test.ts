@@ -17,6 +17,20 @@ describe.each(STORES)('push viewers, %s store', (store) => {
   const post = (label: string, key: string, seq: number, cam = 0) =>
     postFrame(svc.url, admin, { label, key, ...defaultMeta }, jpeg(seq, 256, cam));
 
+  it('serves labels and keys as long as uploads allow (256 characters, not ASCII)', async () => {
+    const label = `${uniqueLabel()}-${'工地'.repeat(120)}`.slice(0, 256);
+    const key = '攝影機'.repeat(85);
+    expect((await post(label, key, 1)).status).toBe(200);
+    const v = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}`, admin);
+    await v.until(() => v.frames.length === 1);
+    expect(v.frames[0]!.header.key).toBe(key);
+    const p = await connect(svc.url, `/ws/stream/${encodeURIComponent(label)}/${encodeURIComponent(key)}`, admin);
+    p.send('{"action":"pull"}');
+    await p.until(() => p.frames.length === 1);
+    v.close();
+    p.close();
+  });
+
   it('sends the newest frame of every camera on connect, then each new frame exactly once', async () => {
     const label = uniqueLabel();
     for (let s = 1; s <= 3; s++) {
