@@ -36,7 +36,7 @@ const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 /** 429 for a locked login, saying when the lock ends and that an admin can lift it. */
 function locked(wait: number): Error {
   const until = new Date(Date.now() + wait * 1000).toISOString().slice(11, 19);
-  return rateLimited(wait, ` (at ${until} UTC) after too many failed logins; an admin can unlock the account now`);
+  return rateLimited(wait, 'Too many failed logins', ` (at ${until} UTC); an admin can unlock the account now`);
 }
 
 export class LoginService {

@@ -59,8 +59,7 @@ const viewerCloses: CloseCode[] = [
 
 const producerCloses: CloseCode[] = [
   ...authCloses,
-  { code: Close.POLICY, reason: CloseReason.UPLOAD_FORBIDDEN, when: 'The account’s role may not upload (only admin and model_manager may)' },
-  { code: Close.POLICY, reason: CloseReason.TOKEN_NOT_ACTIVE, when: 'While open: the account lost the right to upload' },
+  { code: Close.INTERNAL, reason: CloseReason.INTERNAL, when: 'The service failed handling the socket (a bug): reconnect' },
   { code: Close.TOO_BIG, reason: '', when: 'A message over MAX_FRAME_BYTES plus 1 MiB of metadata (closed before it is read)' },
 ];
 
@@ -276,16 +275,19 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
         UploadError: {
           name: 'UploadError',
           title: 'Frame refused',
-          description: 'Nothing was stored; the socket stays open. The message names the problem.',
+          description:
+            'Nothing was stored; the socket stays open. The message names the problem, the code is its stable code from ' +
+            'the catalogue (also for an account that may not upload: UPLOAD_FORBIDDEN, SITE_FORBIDDEN).',
           payload: {
             type: 'object',
-            properties: { status: { type: 'string', const: 'error' }, message: { type: 'string' } },
-            required: ['status', 'message'],
+            properties: { status: { type: 'string', const: 'error' }, message: { type: 'string' }, code: { type: 'string', description: 'Stable code (errors catalogue)' } },
+            required: ['status', 'message', 'code'],
           },
           examples: [
-            { name: 'missingField', payload: { status: 'error', message: 'warnings_json is required' } },
-            { name: 'noDelimiter', payload: { status: 'error', message: 'message has no --IMG-- delimiter' } },
-            { name: 'forbiddenSite', payload: { status: 'error', message: "Not allowed to access site 'north-gate'" } },
+            { name: 'missingField', payload: { status: 'error', message: 'warnings_json is required', code: 'VALIDATION' } },
+            { name: 'noDelimiter', payload: { status: 'error', message: 'message has no --IMG-- delimiter', code: 'BAD_REQUEST' } },
+            { name: 'forbiddenSite', payload: { status: 'error', message: "Not allowed to access site 'north-gate'", code: 'SITE_FORBIDDEN' } },
+            { name: 'forbiddenRole', payload: { status: 'error', message: "Role 'user' may not upload frames (uploaders are admin and model_manager)", code: 'UPLOAD_FORBIDDEN' } },
           ],
         },
         PushFrame: {

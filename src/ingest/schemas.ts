@@ -2,7 +2,8 @@
 // the multipart form is for the OpenAPI document only: the route parses the body itself
 // (multipart.ts), so Fastify never validates a body against it.
 import { OK_REPLY } from '../frames/wire.js';
-import { MAX_NAME_LENGTH } from './validate.js';
+import { MAX_KEY_LENGTH } from './validate.js';
+import { siteName } from '../users/schemas.js';
 
 export const uploadOkSchema = {
   $id: 'UploadOk',
@@ -26,8 +27,8 @@ export const frameUploadForm = {
   type: 'object',
   description: 'One frame: the image and its metadata, as multipart/form-data fields',
   properties: {
-    label: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Site name (the label viewers watch)', example: 'north-gate' },
-    key: { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH, description: 'Camera name within the site', example: 'cam-1' },
+    label: { ...siteName, description: `Site name (the label viewers watch): ${siteName.description}`, example: 'north-gate' },
+    key: { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH, description: 'Camera name within the site', example: 'cam-1' },
     file: { type: 'string', format: 'binary', description: 'The image: JPEG or PNG bytes (checked by signature)' },
     warnings_json: jsonText(
       'Warnings: an object from warning code to details, or (older producers) a list of sentences',

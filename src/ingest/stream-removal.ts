@@ -8,9 +8,10 @@ import type { Guard } from '../auth/guard.js';
 import { Errors } from '../errors.js';
 import { frameStoreError } from '../error-mapping.js';
 import { bearer, errors, noContent } from '../api-schemas.js';
-import { MAX_NAME_LENGTH } from './validate.js';
+import { MAX_KEY_LENGTH } from './validate.js';
+import { siteName } from '../users/schemas.js';
 
-const name = { type: 'string', minLength: 1, maxLength: MAX_NAME_LENGTH } as const;
+const key = { type: 'string', minLength: 1, maxLength: MAX_KEY_LENGTH } as const;
 
 export async function streamRemovalRoute(app: FastifyInstance, deps: { store: FrameStore; requireAuth: Guard }): Promise<void> {
   app.delete<{ Params: { label: string; key: string } }>(
@@ -25,7 +26,7 @@ export async function streamRemovalRoute(app: FastifyInstance, deps: { store: Fr
           'a text message {"removed": "<key>"}, and pull sockets of the camera are closed (1000, "Stream removed"). ' +
           'Allowed to those who may upload to the site (its model managers, and admins). A frame uploaded later starts it again.',
         security: bearer,
-        params: { type: 'object', properties: { label: name, key: name }, required: ['label', 'key'] },
+        params: { type: 'object', properties: { label: siteName, key }, required: ['label', 'key'] },
         response: { 204: noContent, 401: errors[401], 403: errors[403], 404: errors[404], 503: errors[503] },
       },
     },
