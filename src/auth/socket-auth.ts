@@ -44,17 +44,18 @@ export function socketAuthHook(auth: Authenticator): preValidationAsyncHookHandl
  * A GET route that speaks WebSocket only: a plain HTTP request gets 426 UPGRADE_REQUIRED (JSON, like
  * every error), a socket without a valid token is closed (1008), and `serve` gets the others.
  */
-export function socketRoute<Params>(
+export function socketRoute<Params, Query = unknown>(
   app: FastifyInstance,
   url: string,
   auth: Authenticator,
-  schema: FastifySchema,
-  serve: (ws: WebSocket, req: FastifyRequest<{ Params: Params }>, principal: Principal) => void,
+  schema: FastifySchema & { hide?: boolean },
+  serve: (ws: WebSocket, req: FastifyRequest<{ Params: Params; Querystring: Query }>, principal: Principal) => void,
 ): void {
-  app.route<{ Params: Params }>({
+  app.route<{ Params: Params; Querystring: Query }>({
     method: 'GET',
     url,
-    schema: { ...schema, hide: true } as FastifySchema,
+    // Hidden from the OpenAPI document unless the route documents itself (hide: false).
+    schema: { hide: true, ...schema } as FastifySchema,
     preValidation: socketAuthHook(auth),
     handler: async () => {
       throw new Errors.UPGRADE_REQUIRED();

@@ -27,5 +27,7 @@ export interface StoredFrame extends FrameFields {
   id: string;
   /** Wire messages, encoded once on first use and shared by every viewer (see wire.ts). */
   pushMessage?: ViewerMessage;
+  /** The push message with the entry id as an extra last field (viewers that ask `with_id`). */
+  pushIdMessage?: ViewerMessage;
   pullMessage?: ViewerMessage;
 }

@@ -42,9 +42,13 @@ function withImage(header: string, image: Buffer): ViewerMessage {
   return { framed, payload: framed.subarray(at) };
 }
 
-/** Header + image; the first header field names the frame: `key` (push) or `id` (pull). */
-function encode(f: StoredFrame, first: 'key' | 'id'): ViewerMessage {
-  const header = pyJsonObject([
+/**
+ * Header + image; the first header field names the frame: `key` (push) or `id` (pull). A push
+ * viewer that asks for it gets the entry id too, after the compatible fields: its first part is
+ * the time the store took the frame (ms since the epoch), which a viewer needs to show a frame's age.
+ */
+function encode(f: StoredFrame, first: 'key' | 'id', withId = false): ViewerMessage {
+  const fields: Array<[string, string]> = [
     [first, first === 'key' ? f.key : f.id],
     ['warnings', f.warnings],
     ['cone_polygons', f.conePolygons],
@@ -52,13 +56,19 @@ function encode(f: StoredFrame, first: 'key' | 'id'): ViewerMessage {
     ['detection_items', f.detectionItems],
     ['width', f.width],
     ['height', f.height],
-  ]);
-  return withImage(header, f.frame);
+  ];
+  if (withId) fields.push(['id', f.id]);
+  return withImage(pyJsonObject(fields), f.frame);
 }
 
 /** The push viewer's message (WS /ws/labels/{label}), encoded once per frame and cached on it. */
 export function pushMessage(f: StoredFrame): ViewerMessage {
   return (f.pushMessage ??= encode(f, 'key'));
+}
+
+/** The push message with `id` as its last header field (`?with_id=true`), encoded once and cached. */
+export function pushIdMessage(f: StoredFrame): ViewerMessage {
+  return (f.pushIdMessage ??= encode(f, 'key', true));
 }
 
 /** The pull viewer's message (WS /ws/stream/{label}/{key}), encoded once per frame and cached on it. */

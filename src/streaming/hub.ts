@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredFrame } from '../frames/frame.js';
 import type { FrameStore, LabelSubscription } from '../frames/store.js';
-import { pushMessage } from '../frames/wire.js';
+import { pushIdMessage, pushMessage } from '../frames/wire.js';
 import { compareIds } from '../frames/keys.js';
 import { Close, CloseReason } from '../errors.js';
 import { ViewerSocket, type ViewerCounters, type ViewerLimits } from './viewer-socket.js';
@@ -21,6 +21,8 @@ export class Channel {
   /** Newest frame of each camera of the label. */
   readonly latest = new Map<string, StoredFrame>();
   readonly pushViewers = new Set<ViewerSocket>();
+  /** The push viewers among them that asked for the entry id in each header. */
+  readonly pushIdViewers = new Set<ViewerSocket>();
   readonly pullWaiters = new Map<string, Set<PullWaiter>>();
   refs = 0;
   subscription: LabelSubscription | null = null;
@@ -126,6 +128,10 @@ export class Hub {
       const msg = pushMessage(frame);
       for (const v of ch.pushViewers) v.offer(frame.key, msg);
     }
+    if (ch.pushIdViewers.size > 0) {
+      const msg = pushIdMessage(frame);
+      for (const v of ch.pushIdViewers) v.offer(frame.key, msg);
+    }
     const waiting = ch.pullWaiters.get(frame.key);
     if (waiting) {
       ch.pullWaiters.delete(frame.key);
@@ -133,14 +139,19 @@ export class Hub {
     }
   }
 
-  /** Sends the newest frame of every camera, then every new frame, to a push viewer. */
-  startPush(ch: Channel, v: ViewerSocket): void {
-    for (const f of ch.latest.values()) v.offer(f.key, pushMessage(f));
-    ch.pushViewers.add(v);
+  /**
+   * Sends the newest frame of every camera, then every new frame, to a push viewer; `withId`: the
+   * header also carries the entry id.
+   */
+  startPush(ch: Channel, v: ViewerSocket, withId = false): void {
+    const encode = withId ? pushIdMessage : pushMessage;
+    for (const f of ch.latest.values()) v.offer(f.key, encode(f));
+    (withId ? ch.pushIdViewers : ch.pushViewers).add(v);
   }
 
   stopPush(ch: Channel, v: ViewerSocket): void {
     ch.pushViewers.delete(v);
+    ch.pushIdViewers.delete(v);
   }
 
   /** Waits for the next frame of a camera (pull viewers with nothing new). */

@@ -29,6 +29,27 @@ const labelParams = {
   required: ['label'],
 } as const;
 
+/** Options of a push viewer; the token may come here too (socket-auth.ts). */
+const pushQuery = {
+  type: 'object',
+  properties: {
+    wait: {
+      type: 'string',
+      enum: ['true', 'false'],
+      description:
+        'true: a label with no camera yet keeps the socket open and its cameras are sent as they start. ' +
+        'Default false: such a socket gets `{"error":"No keys found for label \'<label>\'"}` and is closed (1000), as the old backend did.',
+    },
+    with_id: {
+      type: 'string',
+      enum: ['true', 'false'],
+      description:
+        'true: each header has one more field after `height`: `id`, the stream entry id (`<ms>-<seq>`; `<ms>` is when the store took the frame, ms since the epoch). Default false: the old header, byte for byte.',
+    },
+    token: { type: 'string', description: 'The access token, when it is not sent as `Authorization: Bearer` (browsers)' },
+  },
+} as const;
+
 const streamParams = {
   type: 'object',
   properties: { label: { type: 'string', minLength: 1 }, key: { type: 'string', minLength: 1 } },
@@ -109,9 +130,28 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
     },
   );
 
-  socketRoute<{ label: string }>(app, '/ws/labels/:label', deps.authenticator, { params: labelParams },
+  socketRoute<{ label: string }, { wait?: 'true' | 'false'; with_id?: 'true' | 'false' }>(
+    app,
+    '/ws/labels/:label',
+    deps.authenticator,
+    {
+      hide: false,
+      tags: ['streaming'],
+      summary: 'WebSocket (push viewer): every camera of a label, live',
+      description:
+        'Connect with a WebSocket upgrade (a plain GET gets 426). Binary messages, one per frame: a UTF-8 JSON header ' +
+        '`{"key","warnings","cone_polygons","pole_polygons","detection_items","width","height"}`, the 7 bytes `--IMG--`, the image. ' +
+        'On connect the newest frame of every camera, then every new frame once, cameras that start later included. ' +
+        'Closes: 1008 missing/invalid/ended token or a site the caller may not watch (with a reason), 1013 too slow or unavailable (retry), 1001 shutdown. ' +
+        'Bad query values are refused before the upgrade (422).',
+      security: [{ bearerAuth: [] }],
+      params: labelParams,
+      querystring: pushQuery,
+    },
     (ws, req, principal) => {
       const { label } = req.params;
+      const wait = req.query.wait === 'true';
+      const withId = req.query.with_id === 'true';
       const viewer = admit(deps, ws, req, principal, label);
       if (!viewer) return;
       // Push viewers may send keep-alives; nothing to answer, but nothing large either.
@@ -120,12 +160,12 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       });
       void joinFor(deps, ws, req, label).then((ch) => {
         if (!ch) return;
-        if (ch.latest.size === 0) {
+        if (ch.latest.size === 0 && !wait) {
           ws.send(JSON.stringify({ error: `No keys found for label '${label}'` }));
           ws.close(Close.NORMAL);
           return;
         }
-        hub.startPush(ch, viewer);
+        hub.startPush(ch, viewer, withId);
         ws.once('close', () => hub.stopPush(ch, viewer));
       });
     },

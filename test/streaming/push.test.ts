@@ -2,6 +2,7 @@
 // then every new frame exactly once, as it arrives, including cameras that start later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import WebSocket from 'ws';
 import { startService, STORES, REDIS_URL, type TestService } from '../helpers/server.js';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, sleep, uniqueLabel, type Client } from '../helpers/frames.js';
 import { streamKey } from '../../src/frames/keys.js';
@@ -81,6 +82,54 @@ describe.each(STORES)('push viewers, %s store', (store, env) => {
     const closed = await v.waitClose();
     expect(v.texts).toEqual([{ error: `No keys found for label '${label}'` }]);
     expect(closed.code).toBe(1000);
+  });
+
+  it('with ?wait=true keeps a label without cameras open and sends its cameras as they start', async () => {
+    const label = uniqueLabel('waiting');
+    const v = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}?wait=true`, admin);
+    await sleep(300);
+    expect(v.closed).toBeNull();
+    expect(v.texts).toEqual([]);
+    await post(label, 'first-cam', 3, 1);
+    await v.until(() => v.frames.length === 1, 3000, 'first camera');
+    expect(v.frames[0]!.header.key).toBe('first-cam');
+    expect(seqOf(v.frames[0]!.image)).toEqual({ cam: 1, seq: 3 });
+    v.close();
+  });
+
+  it('with ?with_id=true adds the entry id after the compatible header fields, others keep the old header', async () => {
+    const label = uniqueLabel();
+    await post(label, 'cam', 1);
+    const plain = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}`, admin);
+    const before = Date.now();
+    const withId = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}?with_id=true&wait=false`, admin);
+    await withId.until(() => withId.frames.length === 1);
+    await post(label, 'cam', 2);
+    await withId.until(() => withId.frames.length === 2);
+    await plain.until(() => plain.frames.length === 2);
+    for (const f of withId.frames) {
+      expect(Object.keys(f.header)).toEqual(['key', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height', 'id']);
+      expect(f.header.id).toMatch(/^\d+-\d+$/);
+    }
+    const ms = Number(withId.frames[1]!.header.id.split('-')[0]);
+    expect(ms).toBeGreaterThanOrEqual(before - 1000);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(Object.keys(plain.frames[1]!.header)).not.toContain('id');
+    expect(seqOf(plain.frames[1]!.image).seq).toBe(2);
+    plain.close();
+    withId.close();
+  });
+
+  it('refuses a bad wait value before the upgrade (422)', async () => {
+    const label = uniqueLabel();
+    const u = `${svc.url.replace(/^http/, 'ws')}/ws/labels/${label}?wait=maybe&token=${admin}`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(u);
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => reject(new Error('opened')));
+      ws.on('error', () => {});
+    });
+    expect(status).toBe(422);
   });
 
   it('handles labels and keys with spaces, slashes and non-ASCII characters', async () => {
