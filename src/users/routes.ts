@@ -23,13 +23,13 @@ export function accountsRoutes(service: AccountsService, authenticator: Authenti
           tags: ['auth'],
           summary: 'Log in: start a session and get its tokens',
           description:
-            'Wrong password, unknown user and deactivated user get the same 401 BAD_CREDENTIALS. Failed attempts are limited per username and per client address (429 with Retry-After).',
+            'Wrong password and unknown user get the same 401 BAD_CREDENTIALS; a deactivated user with the right password gets 403 ACCOUNT_DISABLED. Failed attempts are limited per username and per client address (429 with Retry-After).',
           body: {
             type: 'object',
             properties: { username: { type: 'string', minLength: 1, maxLength: 256 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
             required: ['username', 'password'],
           },
-          response: { 200: S.loginReply, 401: S.errors[401], 422: S.errors[422], 429: S.errors[429], 503: S.errors[503] },
+          response: { 200: S.loginReply, 401: S.errors[401], 403: S.errors.accountDisabled, 422: S.errors[422], 429: S.errors[429], 503: S.errors[503] },
         },
       },
       async (req) => service.login(req.body.username, req.body.password, req.ip),
