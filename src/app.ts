@@ -19,6 +19,7 @@ import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { createAccounts, type Accounts } from './auth/accounts.js';
 import { requireAuth } from './auth/guard.js';
 import { labelsRateLimit, rateLimitPluginOptions } from './auth/rate-limits.js';
+import { viewerRoutes } from './web/serve.js';
 
 export interface Service {
   app: FastifyInstance;
@@ -142,6 +143,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => accounts.ping() });
   });
+  // The browser viewer at / (its own routes are hash routes: no path of the API is shadowed).
+  await viewerRoutes(app, app.log);
 
   app.addHook('onClose', async () => {
     await Promise.allSettled([store.close(), accounts.close()]);
