@@ -15,9 +15,16 @@ export const TEST_SECRET = 'test-secret-0123456789abcdef';
 
 export interface TestService extends Service {
   url: string;
-  /** Creates a user (if new) and returns an access token with a live session. */
+  /** Creates a user (if new; its password is testPassword(username)) and returns an access token with a live session. */
   token(username: string, role?: Role, sites?: string[]): Promise<string>;
+  /** Stops the service and starts it again on the same port with the same data (a restart). */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The password token() gives the users it creates (browser tests log in with it). */
+export function testPassword(username: string): string {
+  return `pw-${username}-12345678`;
 }
 
 export async function startService(env: Record<string, string> = {}): Promise<TestService> {
@@ -42,22 +49,30 @@ export async function startService(env: Record<string, string> = {}): Promise<Te
   await svc.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = svc.app.server.address() as AddressInfo;
   const users = new Set<string>();
-  return {
+  const running: TestService = {
     ...svc,
     url: `http://127.0.0.1:${port}`,
     async token(username, role = 'admin', sites = []) {
       if (!users.has(username)) {
-        await svc.accounts.createUser({ username, password: `pw-${username}-12345678`, role, sites });
+        await running.accounts.createUser({ username, password: testPassword(username), role, sites });
         users.add(username);
       }
-      return (await svc.accounts.issueTokens(username)).access_token;
+      return (await running.accounts.issueTokens(username)).access_token;
+    },
+    async restart(downMs = 0) {
+      await running.app.close();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      const next = await buildApp(config, { logger: false });
+      await next.app.listen({ host: '127.0.0.1', port });
+      Object.assign(running, next);
     },
     async stop() {
-      await svc.app.close();
+      await running.app.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
       if (config.redisUrl) await removeOwnStreams(config.redisUrl);
     },
   };
+  return running;
 }
 
 /** Deletes the streams of the labels this test process made (uniqueLabel puts its pid in them). */

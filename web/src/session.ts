@@ -30,15 +30,23 @@ function read(): SessionData | null {
   }
 }
 
-/** A JWT's exp in ms (0 when it cannot be read). */
-export function tokenExpiry(token: string): number {
+/** A JWT's iat and exp in ms (0 when they cannot be read). */
+export function tokenTimes(token: string): { issued: number; expires: number } {
   try {
     const part = token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/');
-    const payload = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '='))) as { exp?: unknown };
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+    const payload = JSON.parse(atob(part.padEnd(part.length + ((4 - (part.length % 4)) % 4), '='))) as { exp?: unknown; iat?: unknown };
+    const expires = typeof payload.exp === 'number' ? payload.exp * 1000 : 0;
+    const issued = typeof payload.iat === 'number' ? payload.iat * 1000 : 0;
+    return { issued, expires };
   } catch {
-    return 0;
+    return { issued: 0, expires: 0 };
   }
+}
+
+/** How long before expiry to refresh: a minute, or a third of a short-lived token's life. */
+function refreshMargin(token: string): number {
+  const { issued, expires } = tokenTimes(token);
+  return issued > 0 && expires > issued ? Math.min(REFRESH_MARGIN_MS, (expires - issued) / 3) : REFRESH_MARGIN_MS;
 }
 
 function withLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -82,7 +90,8 @@ class Session {
   /** An access token good for a while yet (refreshed first when it is about to expire). */
   async accessToken(): Promise<string> {
     if (!this.data) throw new ApiError(401, 'MISSING_TOKEN', 'not logged in');
-    if (tokenExpiry(this.data.access_token) - clock.serverNow() < REFRESH_MARGIN_MS / 2) await this.refresh();
+    const token = this.data.access_token;
+    if (tokenTimes(token).expires - clock.serverNow() < refreshMargin(token) / 2) await this.refresh();
     if (!this.data) throw new ApiError(401, 'MISSING_TOKEN', 'not logged in');
     return this.data.access_token;
   }
@@ -160,13 +169,14 @@ class Session {
     }
   }
 
-  /** Refreshes ahead of expiry, at a random point in the last minute so that tabs rarely collide. */
+  /** Refreshes ahead of expiry, at a random point of the margin so that tabs rarely collide. */
   private schedule(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (!this.data) return;
-    const left = tokenExpiry(this.data.access_token) - clock.serverNow();
-    const wait = Math.max(1000, left - REFRESH_MARGIN_MS * (0.5 + Math.random() * 0.5));
+    const token = this.data.access_token;
+    const left = tokenTimes(token).expires - clock.serverNow();
+    const wait = Math.max(1000, left - refreshMargin(token) * (0.5 + Math.random() * 0.5));
     this.timer = window.setTimeout(() => {
       this.refresh().catch((err: unknown) => {
         // Unreachable: try again soon; a 401 already ended the session.

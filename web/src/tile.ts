@@ -8,6 +8,7 @@ import { drawFrame } from './draw.js';
 import { formatAge, formatTime, lookup, t } from './i18n.js';
 import { stats } from './stats.js';
 import { formatWarnings, type WarningText } from './warnings.js';
+import { parseDetections, VIOLATION_CLASSES } from './overlay.js';
 import type { FrameHeader } from './wire.js';
 
 /** A camera without a new frame this long is shown offline. */
@@ -35,6 +36,8 @@ function release(d: Decoded | null): void {
 
 export interface TileOptions {
   large?: boolean;
+  /** Not decoded until setVisible(true): the wall's IntersectionObserver reports it on screen. */
+  startHidden?: boolean;
   /** Asked to open this camera large (a click or Enter on the tile). */
   onOpen?: (camera: string) => void;
   /** A frame was drawn (the large view pulls the next one then). */
@@ -56,8 +59,9 @@ export class Tile {
   private shown: Decoded | null = null;
   private drawQueued = false;
   private destroyed = false;
-  private visible = true;
+  private visible: boolean;
   private paused = false;
+  private header: FrameHeader | null = null;
 
   /** Store time (server clock) of the newest frame received. */
   lastFrameAt = Number.NaN;
@@ -66,6 +70,7 @@ export class Tile {
   private warnings: WarningText[] = [];
 
   constructor(readonly camera: string, private readonly opts: TileOptions = {}) {
+    this.visible = !opts.startHidden;
     this.canvas = h('canvas', { class: 'tile-canvas' });
     this.ctx = this.canvas.getContext('2d', { alpha: false })!;
     this.badge = h('span', { class: 'badge' }, t('tile.waiting'));
@@ -101,6 +106,10 @@ export class Tile {
     if (this.pending) stats.skipped++;
     this.pending = { header, blob: new Blob([image as Uint8Array<ArrayBuffer>]) };
     this.lastFrameAt = Number.isFinite(storedMs) ? storedMs : clock.serverNow();
+    // Words and alarm follow every frame, decoded or not (a tile off screen still knows its state).
+    this.header = header;
+    this.renderWarnings();
+    this.tick(clock.serverNow());
     this.pump();
   }
 
@@ -177,14 +186,15 @@ export class Tile {
       this.canvas.width = w;
       this.canvas.height = hgt;
     }
-    const { violations } = drawFrame(this.ctx, s.bitmap, s.header, lookup, dpr);
-    this.warnings = formatWarnings(s.header.warnings, lookup);
-    this.alarm = this.warnings.length > 0 || violations > 0;
-    this.renderWarnings();
-    this.tick(clock.serverNow());
+    drawFrame(this.ctx, s.bitmap, s.header, lookup, dpr);
   }
 
+  /** The newest frame's warnings as words, and the alarm state (warnings or a violation box). */
   private renderWarnings(): void {
+    const header = this.header;
+    if (!header) return;
+    this.warnings = formatWarnings(header.warnings, lookup);
+    this.alarm = this.warnings.length > 0 || parseDetections(header.detection_items).some((d) => VIOLATION_CLASSES.has(d.classId));
     const items = this.warnings.map((w) => h('li', { class: 'warning', title: w.label }, w.sentence));
     this.list.replaceChildren(...items);
     this.el.dataset.alarm = String(this.alarm);
@@ -204,8 +214,8 @@ export class Tile {
       state = 'alarm';
       this.badge.textContent = t('tile.alarm');
     } else {
-      state = this.shown ? 'live' : 'waiting';
-      this.badge.textContent = this.shown ? t('tile.live') : t('tile.waiting');
+      state = 'live';
+      this.badge.textContent = t('tile.live');
     }
     this.el.dataset.state = state;
   }
@@ -213,6 +223,7 @@ export class Tile {
   relabel(): void {
     if (this.opts.onOpen) this.el.setAttribute('aria-label', t('tile.open', { camera: this.camera }));
     this.render();
+    this.renderWarnings();
     this.tick(clock.serverNow());
   }
 

@@ -91,7 +91,7 @@ export class WallView implements View {
   private tileFor(camera: string): Tile {
     let tile = this.tiles.get(camera);
     if (tile) return tile;
-    tile = new Tile(camera, { onOpen: (c) => this.open(c) });
+    tile = new Tile(camera, { onOpen: (c) => this.open(c), startHidden: true });
     if (this.large) tile.setPaused(true);
     this.tiles.set(camera, tile);
     // Cameras in name order, so tiles keep their places.
