@@ -76,3 +76,10 @@ export function canvasPixels(page: Page, selector: string, points: Array<[number
     points,
   );
 }
+
+/** The page's frame counters (web/src/stats.ts), read inside page.evaluate. */
+declare global {
+  interface Window {
+    __framestream?: { stats: Record<'received' | 'skipped' | 'decoded' | 'drawn' | 'decodeErrors' | 'bitmapsLive' | 'bitmapBytes' | 'busyMs', number> };
+  }
+}
