@@ -8,7 +8,7 @@ import { drawFrame } from './draw.js';
 import { formatAge, formatTime, lookup, t } from './i18n.js';
 import { stats } from './stats.js';
 import { formatWarnings, type WarningText } from './warnings.js';
-import { parseDetections, VIOLATION_CLASSES } from './overlay.js';
+import { frameSpace, letterbox, parseDetections, VIOLATION_CLASSES } from './overlay.js';
 import type { FrameHeader } from './wire.js';
 
 /** A camera without a new frame this long is shown offline. */
@@ -32,6 +32,15 @@ function release(d: Decoded | null): void {
   d.bitmap.close();
   stats.bitmapsLive--;
   stats.bitmapBytes -= d.bytes;
+}
+
+/** Writes only changes: an unchanged text or attribute costs no style or layout work. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function setData(el: HTMLElement, key: string, value: string): void {
+  if (el.dataset[key] !== value) el.dataset[key] = value;
 }
 
 export interface TileOptions {
@@ -106,10 +115,12 @@ export class Tile {
     if (this.pending) stats.skipped++;
     this.pending = { header, blob: new Blob([image as Uint8Array<ArrayBuffer>]) };
     this.lastFrameAt = Number.isFinite(storedMs) ? storedMs : clock.serverNow();
-    // Words and alarm follow every frame, decoded or not (a tile off screen still knows its state).
+    // Words and alarm follow every frame, decoded or not (a tile off screen still knows its state);
+    // the DOM is touched only when they change, not 10 times a second.
+    const changed = !this.header || this.header.warnings !== header.warnings || this.header.detection_items !== header.detection_items;
     this.header = header;
-    this.renderWarnings();
-    this.tick(clock.serverNow());
+    if (changed) this.renderWarnings();
+    if (changed || this.offline || this.el.dataset.state === 'waiting') this.tick(clock.serverNow());
     this.pump();
   }
 
@@ -133,7 +144,7 @@ export class Tile {
     const p = this.pending;
     this.pending = null;
     this.decoding = true;
-    createImageBitmap(p.blob).then(
+    createImageBitmap(p.blob, this.decodeSize(p.header)).then(
       (bitmap) => {
         const t0 = performance.now();
         this.decoding = false;
@@ -156,6 +167,21 @@ export class Tile {
         this.pump();
       },
     );
+  }
+
+  /**
+   * Decode straight to the size the frame is shown at, when the frame's size is known from its
+   * header: scaling happens in the decoder (off the main thread) and the bitmap holds only the
+   * pixels shown. Without a size in the header the image's own size is the overlay space, so it
+   * is decoded as it is.
+   */
+  private decodeSize(header: FrameHeader): ImageBitmapOptions | undefined {
+    const space = frameSpace(header.width, header.height, { width: 0, height: 0 });
+    const dpr = window.devicePixelRatio || 1;
+    const fit = letterbox(space, { width: this.canvas.clientWidth * dpr, height: this.canvas.clientHeight * dpr });
+    const width = Math.round(fit.width);
+    if (space.width === 0 || width < 1 || width >= space.width) return undefined;
+    return { resizeWidth: width, resizeHeight: Math.max(1, Math.round(fit.height)), resizeQuality: 'medium' };
   }
 
   private queueDraw(): void {
@@ -195,9 +221,12 @@ export class Tile {
     if (!header) return;
     this.warnings = formatWarnings(header.warnings, lookup);
     this.alarm = this.warnings.length > 0 || parseDetections(header.detection_items).some((d) => VIOLATION_CLASSES.has(d.classId));
-    const items = this.warnings.map((w) => h('li', { class: 'warning', title: w.label }, w.sentence));
-    this.list.replaceChildren(...items);
-    this.el.dataset.alarm = String(this.alarm);
+    const sentences = this.warnings.map((w) => w.sentence);
+    const shown = [...this.list.children].map((li) => li.textContent);
+    if (sentences.join('\n') !== shown.join('\n')) {
+      this.list.replaceChildren(...this.warnings.map((w) => h('li', { class: 'warning', title: w.label }, w.sentence)));
+    }
+    setData(this.el, 'alarm', String(this.alarm));
   }
 
   /** Updates the age, the offline mark and the badge (the wall calls it every second). */
@@ -205,19 +234,19 @@ export class Tile {
     if (!Number.isFinite(this.lastFrameAt)) return;
     const ago = serverNow - this.lastFrameAt;
     this.offline = ago > OFFLINE_AFTER_MS;
-    this.age.textContent = t('tile.age', { age: formatAge(ago) });
+    setText(this.age, t('tile.age', { age: formatAge(ago) }));
     let state: string;
     if (this.offline) {
       state = 'offline';
-      this.badge.textContent = t('tile.offline', { time: formatTime(this.lastFrameAt) });
+      setText(this.badge, t('tile.offline', { time: formatTime(this.lastFrameAt) }));
     } else if (this.alarm) {
       state = 'alarm';
-      this.badge.textContent = t('tile.alarm');
+      setText(this.badge, t('tile.alarm'));
     } else {
       state = 'live';
-      this.badge.textContent = t('tile.live');
+      setText(this.badge, t('tile.live'));
     }
-    this.el.dataset.state = state;
+    setData(this.el, 'state', state);
   }
 
   relabel(): void {
