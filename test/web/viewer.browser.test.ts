@@ -361,7 +361,8 @@ describe('web viewer', () => {
       expect(t.left).toBeGreaterThanOrEqual(0);
       expect(t.right).toBeLessThanOrEqual(390);
     }
-    expect(new Set(layout.tiles.map((t) => t.left)).size).toBe(1); // one column
+    expect(new Set(layout.tiles.map((t) => t.left)).size).toBe(1); // one column, using the width
+    for (const t of layout.tiles) expect(t.right - t.left).toBeGreaterThan(340);
     // Tiles below the fold are not decoded until scrolled to.
     const stats = await p.evaluate(() => ({ ...window.__framestream!.stats }));
     expect(stats.decoded).toBeLessThan(4);
