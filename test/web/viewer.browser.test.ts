@@ -323,6 +323,65 @@ describe('web viewer', () => {
     await q.waitForSelector('form.login');
   });
 
+  it('lets an admin edit a user (role, sites, activation, password), delete them, and rename and delete sites', async () => {
+    const siteA = uniqueLabel('delta');
+    const siteB = uniqueLabel('epsilon');
+    await svc.token('gail', 'user', [siteA]);
+    await svc.token('hank', 'user', []);
+    const { page: p } = await page();
+    await logIn(p, svc.url, 'root', testPassword('root'), '#/admin/sites');
+    await p.fill('form.create-site input[name=name]', siteB);
+    await p.click('form.create-site button[type=submit]');
+    await p.waitForSelector(`.site-row[data-site="${siteB}"]`);
+
+    await p.goto(`${svc.url}/#/admin/users`);
+    const row = '.user-row[data-user="gail"]';
+    await p.waitForSelector(row);
+    await p.click(`${row} button:has-text("Edit")`);
+    await p.selectOption(`${row} select[name=role]`, 'guest');
+    await p.check(`${row} input[name=sites][value="${siteB}"]`);
+    await p.uncheck(`${row} input[name=is_active]`);
+    await p.fill(`${row} input[name=password]`, 'gail-new-password');
+    await p.click(`${row} button[type=submit]`);
+    await p.waitForFunction((r) => document.querySelector(`${r} .user-sites`)?.textContent?.includes(',') === true, row);
+    expect(await p.textContent(`${row} .user-sites`)).toBe([siteA, siteB].join(', '));
+    expect(await p.textContent(`${row} .user-summary`)).toContain('Guest');
+    expect(await p.textContent(`${row} .user-summary`)).toContain('Deactivated');
+    const gail = (await svc.accounts.service.listUsers()).find((u) => u.username === 'gail')!;
+    expect(gail).toMatchObject({ role: 'guest', is_active: false });
+    const relogin = await fetch(`${svc.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'gail', password: 'gail-new-password' }) });
+    expect((await relogin.json()).code).toBe('ACCOUNT_DISABLED'); // the new password, and deactivated
+
+    // A bad password is refused beside its field.
+    await p.click(`${row} button:has-text("Edit")`);
+    await p.fill(`${row} input[name=password]`, 'short');
+    await p.click(`${row} button[type=submit]`);
+    await p.waitForSelector(`${row} [data-error-for="password"]:not([hidden])`);
+    expect(await p.textContent(`${row} [data-error-for="password"]`)).toBe('At least 8 characters.');
+
+    await p.click('.user-row[data-user="hank"] button:has-text("Delete")');
+    await p.click('.user-row[data-user="hank"] button:has-text("Yes, delete")');
+    await p.waitForSelector('.user-row[data-user="hank"]', { state: 'detached' });
+    expect((await svc.accounts.service.listUsers()).some((u) => u.username === 'hank')).toBe(false);
+
+    await p.goto(`${svc.url}/#/admin/sites`);
+    const srow = `.site-row[data-site="${siteB}"]`;
+    await p.waitForSelector(srow);
+    await p.click(`${srow} button:has-text("Rename")`);
+    await p.fill(`${srow} input[name=name]`, siteA); // taken
+    await p.click(`${srow} button[type=submit]`);
+    await p.waitForSelector(`${srow} [data-error-for="name"]:not([hidden])`);
+    expect(await p.textContent(`${srow} [data-error-for="name"]`)).toBe('This name is already taken.');
+    await p.fill(`${srow} input[name=name]`, `${siteB}-renamed`);
+    await p.click(`${srow} button[type=submit]`);
+    const renamed = `.site-row[data-site="${siteB}-renamed"]`;
+    await p.waitForSelector(renamed);
+    await p.click(`${renamed} button:has-text("Delete")`);
+    await p.click(`${renamed} button:has-text("Yes, delete")`);
+    await p.waitForSelector(renamed, { state: 'detached' });
+    expect((await svc.accounts.service.listSites()).map((x) => x.name)).not.toContain(`${siteB}-renamed`);
+  });
+
   it('returns to the login page with the reason when the service closes the wall with 1008', async () => {
     const site = uniqueLabel('gamma');
     await frame(site, 'cam', await solidJpeg(160, 90, GREY));
