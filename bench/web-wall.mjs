@@ -175,6 +175,7 @@ async function main() {
     perTen.push({ t: Math.round((Date.now() - t0) / 1000), drawn: s.drawn, received: s.received, bitmaps: s.bitmapsLive });
   }
   const b = await sample();
+  if (process.argv.includes('--trace')) await traceSummary(page);
   const secs = (b.at - a.at) / 1000;
   const d = (k) => b.stats[k] - a.stats[k];
   const drawnPerS = d('drawn') / secs;
@@ -203,6 +204,31 @@ async function main() {
   console.log('\n| figure | value |\n|---|---|');
   for (const [k, v] of rows) console.log(`| ${k} | ${v} |`);
   if (errors) console.log(`producer errors: ${errors}`);
+}
+
+/** --trace: 5 s of Chromium's timeline, the renderer main thread's time per event name (self time). */
+async function traceSummary(page) {
+  const browser = page.context().browser();
+  const file = path.join(os.tmpdir(), `web-wall-trace-${process.pid}.json`);
+  await browser.startTracing(page, { path: file, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'blink', 'v8'] });
+  await sleep(5000);
+  await browser.stopTracing();
+  const { traceEvents } = JSON.parse(fs.readFileSync(file, 'utf8'));
+  fs.rmSync(file, { force: true });
+  const main = traceEvents.find((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  const events = traceEvents.filter((e) => e.pid === main.pid && e.tid === main.tid && e.ph === 'X' && typeof e.dur === 'number').sort((x, y) => x.ts - y.ts);
+  // Self time: an event's duration less its direct children's.
+  const self = new Map();
+  const stack = [];
+  for (const e of events) {
+    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+    if (stack.length) stack.at(-1).child = (stack.at(-1).child ?? 0) + e.dur;
+    stack.push(e);
+  }
+  for (const e of events) self.set(e.name, (self.get(e.name) ?? 0) + e.dur - (e.child ?? 0));
+  const top = [...self.entries()].sort((x, y) => y[1] - x[1]).slice(0, 15);
+  console.log('\nRenderer main thread, 5 s trace, self time by event (ms):');
+  for (const [name, us] of top) console.log(`  ${(us / 1000).toFixed(0).padStart(6)}  ${name}`);
 }
 
 main()

@@ -106,9 +106,11 @@ describe('web viewer', () => {
     }
   });
 
-  it('draws a frame with its boxes and polygons where they belong, and a second camera as it starts', async () => {
+  it.each(['ImageDecoder', 'createImageBitmap'])('draws a frame with its boxes and polygons where they belong, and a second camera as it starts (%s)', async (decoder) => {
     const label = uniqueLabel();
     const { page: p } = await page();
+    // Browsers without WebCodecs (Safari) decode with createImageBitmap: the same picture either way.
+    if (decoder === 'createImageBitmap') await p.addInitScript(() => delete (window as { ImageDecoder?: unknown }).ImageDecoder);
     await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
     await p.waitForSelector('.wall-view .empty:not([hidden])'); // waiting, not an error
 
@@ -158,6 +160,7 @@ describe('web viewer', () => {
     expect(edge![2]! > 160 && edge![0]! < 110, `person box edge ${edge}`).toBe(true);
     expect(isGrey(inside!), `inside ${inside}`).toBe(true);
     expect(await p.textContent('.wall-head .count')).toBe('2 cameras');
+    expect(await p.evaluate(() => typeof (window as { ImageDecoder?: unknown }).ImageDecoder)).toBe(decoder === 'ImageDecoder' ? 'function' : 'undefined');
   });
 
   it('shows warnings as words in the chosen language, both shapes, never a raw code; the choice is remembered', async () => {

@@ -46,11 +46,12 @@ export interface DrawResult {
 }
 
 /** `scale`: device pixels per CSS pixel (line widths and text follow it). */
-export function drawFrame(ctx: CanvasRenderingContext2D, image: CanvasImageSource & { width: number; height: number }, header: FrameHeader, t: Lookup, scale: number): DrawResult {
+/** `size`: the decoded image's size (the coordinate space when the header has none). */
+export function drawFrame(ctx: CanvasRenderingContext2D, image: CanvasImageSource, size: { width: number; height: number }, header: FrameHeader, t: Lookup, scale: number): DrawResult {
   const { width: cw, height: ch } = ctx.canvas;
   ctx.fillStyle = BACKGROUND;
   ctx.fillRect(0, 0, cw, ch);
-  const space = frameSpace(header.width, header.height, { width: image.width, height: image.height });
+  const space = frameSpace(header.width, header.height, size);
   const fit = letterbox(space, { width: cw, height: ch });
   if (fit.scale === 0) return { fit, violations: 0 };
   ctx.drawImage(image, fit.x, fit.y, fit.width, fit.height);

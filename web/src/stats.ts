@@ -8,7 +8,7 @@ export const stats = {
   decoded: 0,
   drawn: 0,
   decodeErrors: 0,
-  /** ImageBitmaps alive now, and their pixel memory (width × height × 4). */
+  /** Decoded images alive now (VideoFrames or ImageBitmaps), and their pixel memory. */
   bitmapsLive: 0,
   bitmapBytes: 0,
   /** Main-thread time spent handling messages, decoding callbacks and drawing, in ms. */

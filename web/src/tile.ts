@@ -1,9 +1,10 @@
 // One camera on screen. Frames are handled latest-wins and decoded at most once: a new frame
 // replaces the undecoded one (never a queue), decoding runs only while the tile is on screen and
-// the tab is visible, one decode at a time, and each decoded bitmap is drawn at the next animation
-// frame and released (close()) when a newer one replaces it.
+// the tab is visible, one decode at a time (off the main thread, decode.ts), and each decoded image
+// is drawn at the next animation frame and released (close()) when a newer one replaces it.
 import { clock } from './api.js';
 import { h } from './dom.js';
+import { decodeImage, type DecodedImage, type DecodeSize } from './decode.js';
 import { drawFrame } from './draw.js';
 import { formatAge, formatTime, lookup, t } from './i18n.js';
 import { stats } from './stats.js';
@@ -15,23 +16,20 @@ import type { FrameHeader } from './wire.js';
 export const OFFLINE_AFTER_MS = 5000;
 
 interface Decoded {
-  bitmap: ImageBitmap;
+  image: DecodedImage;
   header: FrameHeader;
-  bytes: number;
 }
 
-function track(b: ImageBitmap): Decoded['bytes'] {
-  const bytes = b.width * b.height * 4;
+function track(d: DecodedImage): void {
   stats.bitmapsLive++;
-  stats.bitmapBytes += bytes;
-  return bytes;
+  stats.bitmapBytes += d.bytes;
 }
 
 function release(d: Decoded | null): void {
   if (!d) return;
-  d.bitmap.close();
+  d.image.close();
   stats.bitmapsLive--;
-  stats.bitmapBytes -= d.bytes;
+  stats.bitmapBytes -= d.image.bytes;
 }
 
 /** Writes only changes: an unchanged text or attribute costs no style or layout work. */
@@ -62,7 +60,7 @@ export class Tile {
   private readonly list: HTMLElement;
   private readonly resize: ResizeObserver;
 
-  private pending: { header: FrameHeader; blob: Blob } | null = null;
+  private pending: { header: FrameHeader; image: Uint8Array } | null = null;
   private decoding = false;
   private ready: Decoded | null = null;
   private shown: Decoded | null = null;
@@ -113,7 +111,7 @@ export class Tile {
   accept(header: FrameHeader, image: Uint8Array, storedMs: number): void {
     stats.received++;
     if (this.pending) stats.skipped++;
-    this.pending = { header, blob: new Blob([image as Uint8Array<ArrayBuffer>]) };
+    this.pending = { header, image };
     this.lastFrameAt = Number.isFinite(storedMs) ? storedMs : clock.serverNow();
     // Words and alarm follow every frame, decoded or not (a tile off screen still knows its state);
     // the DOM is touched only when they change, not 10 times a second.
@@ -144,12 +142,13 @@ export class Tile {
     const p = this.pending;
     this.pending = null;
     this.decoding = true;
-    createImageBitmap(p.blob, this.decodeSize(p.header)).then(
-      (bitmap) => {
+    decodeImage(p.image, this.decodeSize(p.header)).then(
+      (image) => {
         const t0 = performance.now();
         this.decoding = false;
         stats.decoded++;
-        const d: Decoded = { bitmap, header: p.header, bytes: track(bitmap) };
+        track(image);
+        const d: Decoded = { image, header: p.header };
         if (this.destroyed) return release(d);
         if (this.ready) {
           stats.skipped++;
@@ -163,7 +162,7 @@ export class Tile {
       () => {
         this.decoding = false;
         stats.decodeErrors++;
-        this.badge.textContent = t('tile.bad_image');
+        setText(this.badge, t('tile.bad_image'));
         this.pump();
       },
     );
@@ -175,13 +174,13 @@ export class Tile {
    * pixels shown. Without a size in the header the image's own size is the overlay space, so it
    * is decoded as it is.
    */
-  private decodeSize(header: FrameHeader): ImageBitmapOptions | undefined {
+  private decodeSize(header: FrameHeader): DecodeSize | undefined {
     const space = frameSpace(header.width, header.height, { width: 0, height: 0 });
     const dpr = window.devicePixelRatio || 1;
     const fit = letterbox(space, { width: this.canvas.clientWidth * dpr, height: this.canvas.clientHeight * dpr });
     const width = Math.round(fit.width);
     if (space.width === 0 || width < 1 || width >= space.width) return undefined;
-    return { resizeWidth: width, resizeHeight: Math.max(1, Math.round(fit.height)), resizeQuality: 'medium' };
+    return { width, height: Math.max(1, Math.round(fit.height)) };
   }
 
   private queueDraw(): void {
@@ -212,7 +211,7 @@ export class Tile {
       this.canvas.width = w;
       this.canvas.height = hgt;
     }
-    drawFrame(this.ctx, s.bitmap, s.header, lookup, dpr);
+    drawFrame(this.ctx, s.image.image, s.image, s.header, lookup, dpr);
   }
 
   /** The newest frame's warnings as words, and the alarm state (warnings or a violation box). */
