@@ -403,6 +403,41 @@ describe('web viewer', () => {
     expect(await p.textContent('form.login .notice')).toBe(`You may no longer view site “${site}”.`);
   });
 
+  it('decodes nothing while the tab is hidden, and only the newest frame of each camera once it is shown', async () => {
+    const label = uniqueLabel();
+    const img = await solidJpeg(320, 180, GREY);
+    await frame(label, 'dock', img);
+    const { page: p } = await page();
+    // The browser's hidden-tab signal (headless Chromium keeps every tab visible): what the page does with it is real.
+    await p.addInitScript(() => {
+      let hidden = false;
+      Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+      Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => hidden });
+      (window as unknown as { setHidden(h: boolean): void }).setHidden = (h: boolean) => {
+        hidden = h;
+        document.dispatchEvent(new Event('visibilitychange'));
+      };
+    });
+    await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
+    await p.waitForSelector('.tile[data-camera="dock"][data-state="live"]');
+    await p.waitForFunction(() => window.__framestream!.stats.drawn >= 1);
+    const stats = () => p.evaluate(() => ({ ...window.__framestream!.stats }));
+    await p.evaluate(() => (window as unknown as { setHidden(h: boolean): void }).setHidden(true));
+    const before = await stats();
+    for (let i = 0; i < 5; i++) await frame(label, 'dock', img);
+    await p.waitForFunction((n) => window.__framestream!.stats.received >= n + 5, before.received);
+    await new Promise((r) => setTimeout(r, 300));
+    const hidden = await stats();
+    expect(hidden.decoded).toBe(before.decoded);
+    expect(hidden.skipped - before.skipped).toBe(4); // only the newest is kept
+    await p.evaluate(() => (window as unknown as { setHidden(h: boolean): void }).setHidden(false));
+    await p.waitForFunction((n) => window.__framestream!.stats.drawn > n, hidden.drawn);
+    await new Promise((r) => setTimeout(r, 300));
+    const shown = await stats();
+    expect(shown.decoded - hidden.decoded).toBe(1);
+    expect(shown.bitmapsLive).toBe(1); // the one on screen; every replaced one was released
+  });
+
   it('reflows the wall on a 390 px wide phone screen without horizontal scrolling', async () => {
     const label = uniqueLabel('a-site-with-a-rather-long-name-for-a-phone');
     const img = await solidJpeg(640, 360, GREY);
