@@ -163,6 +163,7 @@ export class Tile {
         this.decoding = false;
         stats.decodeErrors++;
         setText(this.badge, t('tile.bad_image'));
+        this.opts.onDrawn?.(); // done with this frame all the same: the large view pulls the next
         this.pump();
       },
     );
