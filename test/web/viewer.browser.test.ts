@@ -213,6 +213,19 @@ describe('web viewer', () => {
     expect(await p.textContent(`${tile} .tile-age`)).toMatch(/just now|\d s ago/);
   }, 20_000);
 
+  it('says so when a frame cannot be decoded, and shows the next good one', async () => {
+    const label = uniqueLabel();
+    const broken = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(500, 7)]); // a JPEG signature, then junk
+    await frame(label, 'cam', broken);
+    const { page: p } = await page();
+    await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
+    await p.waitForFunction(() => window.__framestream!.stats.decodeErrors >= 1);
+    expect(await p.textContent('.tile[data-camera="cam"] .badge')).toBe('This frame could not be shown.');
+    await frame(label, 'cam', await solidJpeg(160, 90, GREY));
+    await p.waitForFunction(() => window.__framestream!.stats.drawn >= 1);
+    await p.waitForFunction(() => document.querySelector('.tile[data-camera="cam"] .badge')?.textContent === 'Live');
+  });
+
   it('opens a camera large and goes back with Esc and with the back button; the camera has its own URL', async () => {
     const label = uniqueLabel();
     const img = await solidJpeg(320, 180, GREY);
