@@ -69,7 +69,7 @@ async function frames() {
   return all;
 }
 
-/** RSS of a process and all its descendants (the browser and its renderer, GPU and utility processes). */
+/** RSS of a process's descendants (the browser and its renderer, GPU and utility processes), in total and by kind. */
 function treeRss(root) {
   const out = execFileSync('ps', ['-eo', 'pid=,ppid=,rss='], { encoding: 'utf8' });
   const rows = out.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
@@ -77,13 +77,26 @@ function treeRss(root) {
   for (const [pid, ppid] of rows) (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)).push(pid);
   const rss = new Map(rows.map(([pid, , r]) => [pid, r]));
   let total = 0;
+  const byKind = {};
   const stack = [...(kids.get(root) ?? [])];
   while (stack.length) {
     const p = stack.pop();
-    total += rss.get(p) ?? 0;
+    const bytes = (rss.get(p) ?? 0) * 1024;
+    let kind = 'other';
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (/chrom/i.test(cmd)) kind = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+      if (/--utility-sub-type=([\w.]+)/.test(cmd)) kind += `:${/--utility-sub-type=([\w.]+)/.exec(cmd)[1].split('.').pop()}`;
+    } catch {
+      /* exited */
+    }
+    if (kind !== 'other') {
+      total += bytes;
+      byKind[kind] = (byKind[kind] ?? 0) + bytes;
+    }
     stack.push(...(kids.get(p) ?? []));
   }
-  return total * 1024;
+  return { total, byKind };
 }
 
 const mb = (b) => `${(b / 1048576).toFixed(1)} MB`;
@@ -208,7 +221,8 @@ async function main() {
     ['JS heap used (after GC), start → end', `${mb(a.metrics.JSHeapUsedSize)} → ${mb(b.metrics.JSHeapUsedSize)}`],
     ['ImageBitmaps alive, start → end', `${a.stats.bitmapsLive} (${mb(a.stats.bitmapBytes)}) → ${b.stats.bitmapsLive} (${mb(b.stats.bitmapBytes)})`],
     ['DOM nodes, start → end', `${a.dom.nodes} → ${b.dom.nodes}`],
-    ['Chromium RSS (all processes), start → end', `${mb(a.rss)} → ${mb(b.rss)}`],
+    ['Chromium RSS (all processes), start → end', `${mb(a.rss.total)} → ${mb(b.rss.total)}`],
+    ...Object.keys(b.rss.byKind).sort().map((k) => [`  ${k}`, `${mb(a.rss.byKind[k] ?? 0)} → ${mb(b.rss.byKind[k])}`]),
     ['object URLs created', 'none (frames are decoded from their bytes)'],
     ['machine load average (1 min), start → end', `${a.load} → ${b.load} (${os.cpus().length} cores)`],
   ];
