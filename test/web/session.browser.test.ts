@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startService, testPassword, type TestService } from '../helpers/server.js';
-import { postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
+import { connect, postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
 import { launchChromium, logIn, openPage, solidJpeg } from '../helpers/browser.js';
 
 describe('web viewer sessions and reconnects', () => {
@@ -77,6 +77,30 @@ describe('web viewer sessions and reconnects', () => {
       await context.close();
     }
   }, 60_000);
+
+  it('keeps retrying a wall refused with 1013 (service full) and connects once there is room', async () => {
+    const full = await startService({ MAX_VIEWERS: '1' });
+    try {
+      const label = uniqueLabel();
+      const token = await full.token('ivy', 'admin');
+      await postFrame(full.url, token, { label, key: 'cam', warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]' }, await solidJpeg(160, 90, [90, 120, 150]));
+      const other = await connect(full.url, `/ws/labels/${encodeURIComponent(label)}`, token); // takes the only place
+      await other.until(() => other.frames.length === 1);
+      const { page: p, context } = await openPage(browser);
+      try {
+        await logIn(p, full.url, 'ivy', testPassword('ivy'), `#/site/${encodeURIComponent(label)}`);
+        await p.waitForFunction(() => /busy or restarting/.test(document.querySelector('.wall-view .status')?.textContent ?? ''));
+        expect(await p.$('.tile')).toBeNull();
+        other.close();
+        await p.waitForSelector('.tile[data-camera="cam"][data-state="live"]', { timeout: 20_000 });
+        expect(await p.textContent('.wall-view .status')).toBe('Live');
+      } finally {
+        await context.close();
+      }
+    } finally {
+      await full.stop();
+    }
+  }, 40_000);
 
   it('sends the user to the login page, saying why, when their session is ended elsewhere', async () => {
     const label = uniqueLabel();
