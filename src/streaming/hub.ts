@@ -21,7 +21,7 @@ export class Channel {
   /** Newest frame of each camera of the label. */
   readonly latest = new Map<string, StoredFrame>();
   readonly pushViewers = new Set<ViewerSocket>();
-  /** The push viewers among them that asked for the entry id in each header. */
+  /** Push viewers that asked for the entry id in each header (apart: they get the other encoding). */
   readonly pushIdViewers = new Set<ViewerSocket>();
   readonly pullWaiters = new Map<string, Set<PullWaiter>>();
   refs = 0;
