@@ -7,6 +7,7 @@ const err = (description: string) => ({ $ref: 'Error#', description });
 export const errors = {
   401: err('Missing, invalid, expired or revoked token (MISSING_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_NOT_ACTIVE)'),
   403: err('Authenticated but not allowed (FORBIDDEN)'),
+  accountDisabled: err('Right password, but the account is deactivated (ACCOUNT_DISABLED)'),
   404: err('No such user or site (NOT_FOUND)'),
   409: err('Name already taken (DUPLICATE)'),
   422: err('A field fails validation, or the change would lock admins out (VALIDATION)'),

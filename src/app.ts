@@ -26,6 +26,7 @@ import { readableLogStream } from './observability/log-format.js';
 import { registerOpenApi } from './docs/openapi.js';
 import { asyncapiRoute } from './docs/asyncapi.js';
 import { requireAuth } from './auth/guard.js';
+import { viewerRoutes } from './web/serve.js';
 
 export interface Service {
   app: FastifyInstance;
@@ -209,6 +210,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await streamRemovalRoute(scope, { store, requireAuth: guard });
     await asyncapiRoute(scope);
   });
+  // The browser viewer at / (its own routes are hash routes: no path of the API is shadowed).
+  await viewerRoutes(app, app.log);
 
   return { app, config, connections, store, accounts, hub, socketRoutes };
 }

@@ -14,6 +14,7 @@ export const Errors = {
   BAD_CREDENTIALS: createError('BAD_CREDENTIALS', 'Wrong username or password', 401),
   WRONG_PASSWORD: createError('WRONG_PASSWORD', 'Current password is wrong', 401),
   FORBIDDEN: createError('FORBIDDEN', '%s', 403),
+  ACCOUNT_DISABLED: createError('ACCOUNT_DISABLED', 'This account is deactivated', 403),
   SITE_FORBIDDEN: createError('SITE_FORBIDDEN', "Not allowed to access site '%s'", 403),
   UPLOAD_FORBIDDEN: createError('UPLOAD_FORBIDDEN', "Role '%s' may not upload frames (uploaders are admin and model_manager)", 403),
   NOT_FOUND: createError('NOT_FOUND', '%s', 404),

@@ -48,8 +48,10 @@ export class LoginService {
   ) {}
 
   /**
-   * Wrong password, unknown user and deactivated user all get the same 401 BAD_CREDENTIALS after the
-   * same work (an argon2 verification, against a dummy hash when there is no such user).
+   * Wrong password and unknown user get the same 401 BAD_CREDENTIALS after the same work (an argon2
+   * verification, against a dummy hash when there is no such user). A deactivated user with the
+   * right password gets 403 ACCOUNT_DISABLED, so a person can be told to ask an admin: only someone
+   * who knows the password learns that the account exists.
    */
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
     const wait = await this.limiter.retryAfter(username, ip);
@@ -58,6 +60,7 @@ export class LoginService {
     const ok = await verifyPassword(row?.password_hash, password);
     if (!row || !ok || !row.is_active) {
       await this.limiter.recordFailure(username, ip);
+      if (row && ok) throw new Errors.ACCOUNT_DISABLED();
       throw new Errors.BAD_CREDENTIALS();
     }
     await this.limiter.clearUser(username);

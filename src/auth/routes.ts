@@ -19,13 +19,13 @@ export function loginRoutes(login: LoginService, authenticator: Authenticator): 
           tags: ['auth'],
           summary: 'Log in: start a session and get its tokens',
           description:
-            'Wrong password, unknown user and deactivated user get the same 401 BAD_CREDENTIALS. Failed attempts are limited per username and per client address (429 with Retry-After).',
+            'Wrong password and unknown user get the same 401 BAD_CREDENTIALS; a deactivated user with the right password gets 403 ACCOUNT_DISABLED. Failed attempts are limited per username and per client address (429 with Retry-After).',
           body: {
             type: 'object',
             properties: { username: { type: 'string', minLength: 1, maxLength: 256 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
             required: ['username', 'password'],
           },
-          response: { 200: loginReply, 401: errors[401], 422: errors[422], 429: errors[429], 503: errors[503] },
+          response: { 200: loginReply, 401: errors[401], 403: errors.accountDisabled, 422: errors[422], 429: errors[429], 503: errors[503] },
         },
       },
       async (req) => login.login(req.body.username, req.body.password, req.ip),

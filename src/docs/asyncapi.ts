@@ -2,6 +2,7 @@
 // the JSON headers that precede `--IMG--`, and the close codes with their reasons. The HTTP API is in
 // the OpenAPI document (openapi.ts); docs/protocol.md has the same protocol with byte-level examples.
 // Written from the service's side: `receive` is what a client sends, `send` what the service sends.
+import { DEFAULT_PREVIEW_WIDTH, MAX_FPS, MIN_FPS, MIN_PREVIEW_WIDTH } from '../streaming/viewer-options.js';
 import type { FastifyInstance } from 'fastify';
 import { Close, CloseReason } from '../errors.js';
 import { OK_REPLY } from '../frames/wire.js';
@@ -72,6 +73,24 @@ const authHeader = {
   properties: { Authorization: { type: 'string', pattern: '^Bearer ', description: 'Bearer <access token>' } },
 };
 const wsBindings = { ws: { method: 'GET', query: tokenQuery, headers: authHeader, bindingVersion: '0.1.0' } };
+
+/** What a viewer may ask for in its query (streaming/viewer-options.ts); a bad value: HTTP 400 before the upgrade. */
+const viewerQuery = (push: boolean) => ({
+  type: 'object',
+  properties: {
+    ...tokenQuery.properties,
+    max_fps: { type: 'string', description: `Each camera at most this many times a second (${MIN_FPS} to ${MAX_FPS}), always its newest frame` },
+    rendition: { type: 'string', enum: ['full', 'preview'], description: 'preview: the same messages with a downscaled JPEG (width/height stay the original\'s)' },
+    preview_width: { type: 'string', description: `Width of previews in pixels, ${MIN_PREVIEW_WIDTH} to PREVIEW_MAX_WIDTH (default ${DEFAULT_PREVIEW_WIDTH})` },
+    ...(push
+      ? {
+          wait: { type: 'string', enum: ['true', 'false'], description: 'true: a label without cameras keeps the socket open and gets its cameras as they start (default false: NoKeys, then close)' },
+          with_id: { type: 'string', enum: ['true', 'false'], description: 'true: each header ends with "id", the stream entry id "<ms>-<seq>" (ms: when the frame was stored)' },
+        }
+      : {}),
+  },
+});
+const viewerBindings = (push: boolean) => ({ ws: { ...wsBindings.ws, query: viewerQuery(push) } });
 const security = [ref('components/securitySchemes/bearer'), ref('components/securitySchemes/tokenQuery')];
 
 export interface AsyncapiServer {
@@ -122,7 +141,7 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
           '(DELETE /streams/{label}/{key}): one Removed text message.',
         parameters: { label: { description: 'Site name (URL-encoded)' } },
         messages: { frame: ref('components/messages/PushFrame'), noKeys: ref('components/messages/NoKeys'), removed: ref('components/messages/Removed') },
-        bindings: wsBindings,
+        bindings: viewerBindings(true),
         'x-close-codes': [...viewerCloses, { code: Close.NORMAL, reason: '', when: 'After the NoKeys message' }],
       },
       cameraPull: {
@@ -140,7 +159,7 @@ export function asyncapiDocument(server: AsyncapiServer): Record<string, unknown
           unknownAction: ref('components/messages/UnknownAction'),
           invalidJson: ref('components/messages/InvalidJson'),
         },
-        bindings: wsBindings,
+        bindings: viewerBindings(false),
         'x-close-codes': [
           ...viewerCloses,
           { code: Close.NORMAL, reason: CloseReason.RECEIVE_TIMEOUT, when: 'Nothing received for PULL_IDLE_TIMEOUT_MS (default 60 s)' },

@@ -30,6 +30,8 @@ export interface FramePreview {
   width: string;
   height: string;
   pushMessage?: ViewerMessage;
+  /** The push message with the entry id as its last header field (viewers that ask `with_id`). */
+  pushIdMessage?: ViewerMessage;
   pullMessage?: ViewerMessage;
   /** Previews made of this frame, by width. */
   previews?: Map<number, FramePreview>;
@@ -42,6 +44,8 @@ export interface StoredFrame extends FrameFields {
   id: string;
   /** Wire messages, encoded once on first use and shared by every viewer (see wire.ts). */
   pushMessage?: ViewerMessage;
+  /** The push message with the entry id as its last header field (viewers that ask `with_id`). */
+  pushIdMessage?: ViewerMessage;
   pullMessage?: ViewerMessage;
   /** Previews made of this frame, by width. */
   previews?: Map<number, FramePreview>;

@@ -44,10 +44,12 @@ function withImage(header: string, image: Buffer): ViewerMessage {
 
 /**
  * Header + image; the first header field names the frame: `key` (push) or `id` (pull). A preview
- * brings its own image and size fields; the rest of the header is the frame's.
+ * brings its own image and size fields; the rest of the header is the frame's. A push viewer that
+ * asks for it (`with_id`) gets the entry id too, after the compatible fields: its first part is the
+ * time the store took the frame (ms since the epoch), which a viewer needs to show a frame's age.
  */
-function encode(f: StoredFrame, first: 'key' | 'id', preview?: FramePreview): ViewerMessage {
-  const header = pyJsonObject([
+function encode(f: StoredFrame, first: 'key' | 'id', preview?: FramePreview, withId = false): ViewerMessage {
+  const fields: Array<[string, string]> = [
     [first, first === 'key' ? f.key : f.id],
     ['warnings', f.warnings],
     ['cone_polygons', f.conePolygons],
@@ -55,13 +57,24 @@ function encode(f: StoredFrame, first: 'key' | 'id', preview?: FramePreview): Vi
     ['detection_items', f.detectionItems],
     ['width', preview ? preview.width : f.width],
     ['height', preview ? preview.height : f.height],
-  ]);
-  return withImage(header, preview ? preview.image : f.frame);
+  ];
+  if (withId) fields.push(['id', f.id]);
+  return withImage(pyJsonObject(fields), preview ? preview.image : f.frame);
 }
 
 /** The push viewer's message (WS /ws/labels/{label}), encoded once per frame and cached on it. */
 export function pushMessage(f: StoredFrame): ViewerMessage {
   return (f.pushMessage ??= encode(f, 'key'));
+}
+
+/** The push message with `id` as its last header field (`?with_id=true`), encoded once and cached. */
+export function pushIdMessage(f: StoredFrame): ViewerMessage {
+  return (f.pushIdMessage ??= encode(f, 'key', undefined, true));
+}
+
+/** The push message of a viewer that asked `with_id` or not. */
+export function pushMessageFor(f: StoredFrame, withId: boolean): ViewerMessage {
+  return withId ? pushIdMessage(f) : pushMessage(f);
 }
 
 /** The pull viewer's message (WS /ws/stream/{label}/{key}), encoded once per frame and cached on it. */
@@ -70,8 +83,9 @@ export function pullMessage(f: StoredFrame): ViewerMessage {
 }
 
 /** A push message with a preview's image, encoded once per preview; a preview that is the original is its push message. */
-export function previewPushMessage(f: StoredFrame, p: FramePreview): ViewerMessage {
-  if (p.image === f.frame && p.width === f.width && p.height === f.height) return pushMessage(f);
+export function previewPushMessage(f: StoredFrame, p: FramePreview, withId = false): ViewerMessage {
+  if (p.image === f.frame && p.width === f.width && p.height === f.height) return pushMessageFor(f, withId);
+  if (withId) return (p.pushIdMessage ??= encode(f, 'key', p, true));
   return (p.pushMessage ??= encode(f, 'key', p));
 }
 

@@ -12,7 +12,7 @@
 // resized one camera at a time rather than 16 at once, the last one waiting for the other 15. One
 // timer per feed, ticking `slices` times per interval.
 import type { StoredFrame, FramePreview, ViewerMessage } from '../frames/frame.js';
-import { previewPushMessage, pushMessage } from '../frames/wire.js';
+import { previewPushMessage, pushMessageFor } from '../frames/wire.js';
 import { compareIds } from '../frames/keys.js';
 import type { PreviewMaker, PreviewSubscriber } from '../previews/maker.js';
 import { TIMER_SLACK_MS, type CappedViewer } from './capped-viewer.js';
@@ -49,6 +49,8 @@ export class Feed implements PreviewSubscriber {
     private readonly latest: ReadonlyMap<string, StoredFrame>,
     readonly rendition: FeedRendition,
     private readonly previews: PreviewMaker,
+    /** Its members asked for the entry id in each header (`with_id`). */
+    private readonly withId = false,
   ) {}
 
   /**
@@ -122,7 +124,7 @@ export class Feed implements PreviewSubscriber {
   deliver(frame: StoredFrame, preview: FramePreview): void {
     const c = this.cameras.get(frame.key);
     const at = !c ? performance.now() : compareIds(frame.id, c.taken.id) >= 0 ? c.at : c.before;
-    this.offerAll(frame, previewPushMessage(frame, preview), at);
+    this.offerAll(frame, previewPushMessage(frame, preview, this.withId), at);
   }
 
   /** Takes a camera new to the feed now; its next turn comes within one interval, spread by its place. */
@@ -141,7 +143,7 @@ export class Feed implements PreviewSubscriber {
     c.taken = frame;
     c.next = at + this.intervalMs;
     c.waiting = false;
-    if (this.rendition === 'full') this.offerAll(frame, pushMessage(frame), at);
+    if (this.rendition === 'full') this.offerAll(frame, pushMessageFor(frame, this.withId), at);
     else this.previews.want(frame, this.rendition, this);
   }
 
@@ -151,9 +153,9 @@ export class Feed implements PreviewSubscriber {
 
   /** The frame's message for this feed, if it exists already. */
   private made(f: StoredFrame): ViewerMessage | null {
-    if (this.rendition === 'full') return pushMessage(f);
+    if (this.rendition === 'full') return pushMessageFor(f, this.withId);
     const p = f.previews?.get(this.rendition);
-    return p ? previewPushMessage(f, p) : null;
+    return p ? previewPushMessage(f, p, this.withId) : null;
   }
 
   /** Takes every camera whose turn has come; one with nothing new waits for its next frame. */

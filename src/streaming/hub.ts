@@ -7,7 +7,7 @@ import type { Socket } from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import type { StoredFrame } from '../frames/frame.js';
 import type { FrameStore, LabelSubscription } from '../frames/store.js';
-import { pushMessage } from '../frames/wire.js';
+import { pushMessage, pushMessageFor } from '../frames/wire.js';
 import { compareIds } from '../frames/keys.js';
 import { Close, CloseReason } from '../errors.js';
 import { ViewerSocket, type ViewerCounters, type ViewerLimits } from './viewer-socket.js';
@@ -26,11 +26,13 @@ export class Channel {
   /** Newest frame of each camera of the label. */
   readonly latest = new Map<string, StoredFrame>();
   readonly pushViewers = new Set<ViewerSocket>();
+  /** Full-rate push viewers that asked for the entry id in each header (`with_id`): a set of their own. */
+  readonly pushIdViewers = new Set<ViewerSocket>();
   readonly pullWaiters = new Map<string, Set<PullWaiter>>();
   /** Open pull sockets by camera (closed when their camera is removed). */
   readonly pullViewers = new Map<string, Set<ViewerSocket>>();
-  /** Feeds of capped and preview viewers, by rendition ('full' or the preview's width). */
-  readonly feeds = new Map<string | number, Feed>();
+  /** Feeds of capped and preview viewers, by rendition ('full' or the preview's width) and `with_id`. */
+  readonly feeds = new Map<string, Feed>();
   refs = 0;
   subscription: LabelSubscription | null = null;
   ready: Promise<void> | null = null;
@@ -140,6 +142,10 @@ export class Hub {
       const msg = pushMessage(frame);
       for (const v of ch.pushViewers) v.offer(frame.key, msg);
     }
+    if (ch.pushIdViewers.size > 0) {
+      const msg = pushMessageFor(frame, true);
+      for (const v of ch.pushIdViewers) v.offer(frame.key, msg);
+    }
     if (ch.feeds.size > 0) {
       for (const feed of ch.feeds.values()) feed.onFrame(frame);
     }
@@ -158,6 +164,7 @@ export class Hub {
     ch.latest.delete(key);
     const notice = JSON.stringify({ removed: key });
     for (const v of ch.pushViewers) v.notice(key, notice);
+    for (const v of ch.pushIdViewers) v.notice(key, notice);
     for (const feed of ch.feeds.values()) feed.forget(key, notice);
     for (const v of ch.pullViewers.get(key) ?? []) v.close(Close.NORMAL, CloseReason.STREAM_REMOVED);
   }
@@ -173,14 +180,18 @@ export class Hub {
     });
   }
 
-  /** Sends the newest frame of every camera, then every new frame, to a push viewer. */
-  startPush(ch: Channel, v: ViewerSocket): void {
-    for (const f of ch.latest.values()) v.offer(f.key, pushMessage(f));
-    ch.pushViewers.add(v);
+  /**
+   * Sends the newest frame of every camera, then every new frame, to a push viewer; `withId`: the
+   * header also carries the entry id.
+   */
+  startPush(ch: Channel, v: ViewerSocket, withId = false): void {
+    for (const f of ch.latest.values()) v.offer(f.key, pushMessageFor(f, withId));
+    (withId ? ch.pushIdViewers : ch.pushViewers).add(v);
   }
 
   stopPush(ch: Channel, v: ViewerSocket): void {
     ch.pushViewers.delete(v);
+    ch.pushIdViewers.delete(v);
   }
 
   /**
@@ -189,13 +200,14 @@ export class Hub {
    */
   startFeed(ch: Channel, v: ViewerSocket, opts: ViewerOptions): () => void {
     const rendition = opts.rendition === 'preview' ? opts.previewWidth : 'full';
-    let feed = ch.feeds.get(rendition);
-    if (!feed) ch.feeds.set(rendition, (feed = new Feed(ch.latest, rendition, this.previews)));
+    const id = `${rendition}:${opts.withId}`;
+    let feed = ch.feeds.get(id);
+    if (!feed) ch.feeds.set(id, (feed = new Feed(ch.latest, rendition, this.previews, opts.withId)));
     const member = new CappedViewer(v, opts.maxFps === null ? 0 : 1000 / opts.maxFps);
     feed.add(member);
     const joined = feed;
     return () => {
-      if (!joined.remove(member) && ch.feeds.get(rendition) === joined) ch.feeds.delete(rendition);
+      if (!joined.remove(member) && ch.feeds.get(id) === joined) ch.feeds.delete(id);
     };
   }
 

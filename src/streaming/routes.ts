@@ -149,13 +149,13 @@ export async function streamingRoutes(app: FastifyInstance, deps: StreamingDeps)
       });
       void joinFor(deps, ws, req, label).then((ch) => {
         if (!ch) return;
-        if (ch.latest.size === 0) {
+        if (ch.latest.size === 0 && !opts.wait) {
           ws.send(JSON.stringify({ error: `No keys found for label '${label}'` }));
           ws.close(Close.NORMAL);
           return;
         }
         if (isFullRate(opts)) {
-          hub.startPush(ch, viewer);
+          hub.startPush(ch, viewer, opts.withId);
           ws.once('close', () => hub.stopPush(ch, viewer));
         } else {
           ws.once('close', hub.startFeed(ch, viewer, opts));

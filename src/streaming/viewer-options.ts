@@ -1,4 +1,5 @@
-// What a viewer socket may ask for in its query: `max_fps`, `rendition`, `preview_width`. A bad
+// What a viewer socket may ask for in its query: `max_fps`, `rendition`, `preview_width`, and on
+// push sockets `wait` and `with_id` (`true` or `false`). A bad
 // value refuses the socket with 400 BAD_REQUEST naming the parameter, before the upgrade; other
 // query parameters (such as `token`) are not ours and are left alone.
 import { Errors } from '../errors.js';
@@ -16,6 +17,10 @@ export interface ViewerOptions {
   rendition: Rendition;
   /** Width of previews (used with rendition 'preview'). */
   previewWidth: number;
+  /** Push: a label without cameras keeps the socket open (instead of "No keys found" and a close). */
+  wait: boolean;
+  /** Push: each header ends with the frame's entry id. */
+  withId: boolean;
 }
 
 /** A viewer with no parameters: every frame, as uploaded (the fan-out's own path). */
@@ -38,10 +43,17 @@ function single(query: Record<string, unknown>, name: string): string | undefine
   return v;
 }
 
+function flag(query: Record<string, unknown>, name: string): boolean {
+  const v = single(query, name);
+  if (v === undefined) return false;
+  if (v !== 'true' && v !== 'false') bad(name, 'must be "true" or "false"', v);
+  return v === 'true';
+}
+
 /** Reads the viewer's options from a parsed query string; throws 400 BAD_REQUEST naming the parameter. */
 export function parseViewerOptions(query: unknown, maxPreviewWidth: number): ViewerOptions {
   const q = (query ?? {}) as Record<string, unknown>;
-  const opts: ViewerOptions = { maxFps: null, rendition: 'full', previewWidth: Math.min(DEFAULT_PREVIEW_WIDTH, maxPreviewWidth) };
+  const opts: ViewerOptions = { maxFps: null, rendition: 'full', previewWidth: Math.min(DEFAULT_PREVIEW_WIDTH, maxPreviewWidth), wait: false, withId: false };
 
   const fps = single(q, 'max_fps');
   if (fps !== undefined) {
@@ -62,5 +74,7 @@ export function parseViewerOptions(query: unknown, maxPreviewWidth: number): Vie
     }
     opts.previewWidth = n;
   }
+  opts.wait = flag(q, 'wait');
+  opts.withId = flag(q, 'with_id');
   return opts;
 }

@@ -204,9 +204,13 @@ describe.each(BACKENDS)('sessions and tokens ($name)', (backend) => {
       expect(off.body.is_active).toBe(false);
       expect((await call(url, 'GET', '/me', { token: t.access_token })).body.code).toBe('TOKEN_NOT_ACTIVE');
       expect((await call(url, 'POST', '/refresh', { body: { refresh_token: t.refresh_token } })).status).toBe(401);
+      // The right password is told the account is off; a wrong one learns nothing.
       const l = await login('temp', 'temp-password-1');
-      expect(l.status).toBe(401);
-      expect(l.body.code).toBe('BAD_CREDENTIALS');
+      expect(l.status).toBe(403);
+      expect(l.body).toEqual({ detail: 'This account is deactivated', code: 'ACCOUNT_DISABLED' });
+      const wrong = await login('temp', 'not-the-password');
+      expect(wrong.status).toBe(401);
+      expect(wrong.body.code).toBe('BAD_CREDENTIALS');
       await expect(srv.accounts.issueTokens('temp')).rejects.toMatchObject({ statusCode: 403 });
       // Active again: may log in (the old sessions stay ended).
       await call(url, 'PATCH', `/users/${id}`, { token: users.root.access_token, body: { is_active: true } });

@@ -120,18 +120,26 @@ export interface SeededUser extends UserView {
 export interface TestService extends Service {
   url: string;
   sandbox: Sandbox;
-  /** Creates the user if new (password `pw-<username>-12345678`) and returns an access token of a new session. */
+  /** Creates the user if new (password testPassword(username)) and returns an access token of a new session. */
   token(username: string, role?: Role, sites?: string[]): Promise<string>;
+  /** Stops the service and starts it again on the same port with the same data (a restart). */
+  restart(downMs?: number): Promise<void>;
   /** Closes the service, and cleans its sandbox up unless it was given one. */
   stop(): Promise<void>;
+}
+
+/** The password that token() and seedUsers() give the users they create (browser tests log in with it). */
+export function testPassword(username: string): string {
+  return `pw-${username}-12345678`;
 }
 
 export async function startService(opts: ServiceOptions = {}): Promise<TestService> {
   const sandbox = opts.sandbox ?? new Sandbox(opts.backend ?? SQLITE, opts.name);
   const config = loadConfig(sandbox.env(opts.env, opts.store));
+  const build = () => buildApp(config, { dbSchema: sandbox.schema, ...(opts.logStream ? { logStream: opts.logStream } : { logger: false }) });
   let svc: Service;
   try {
-    svc = await buildApp(config, { dbSchema: sandbox.schema, ...(opts.logStream ? { logStream: opts.logStream } : { logger: false }) });
+    svc = await build();
   } catch (err) {
     if (!opts.sandbox) await sandbox.cleanup().catch(() => {});
     const msg = String(err);
@@ -142,25 +150,33 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
   await svc.app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = svc.app.server.address() as AddressInfo;
   const known = new Set<string>();
-  return {
+  const running: TestService = {
     ...svc,
     url: `http://127.0.0.1:${port}`,
     sandbox,
     async token(username, role = 'admin', sites = []) {
       if (!known.has(username)) {
-        await svc.accounts.createUser({ username, password: `pw-${username}-12345678`, role, sites }).catch((err: { code?: string }) => {
+        await running.accounts.createUser({ username, password: testPassword(username), role, sites }).catch((err: { code?: string }) => {
           if (err.code !== 'DUPLICATE') throw err; // made by another instance of the sandbox
         });
         known.add(username);
       }
-      return (await svc.accounts.issueTokens(username)).access_token;
+      return (await running.accounts.issueTokens(username)).access_token;
+    },
+    async restart(downMs = 0) {
+      await running.app.close();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      const next = await build();
+      await next.app.listen({ host: '127.0.0.1', port });
+      Object.assign(running, next);
     },
     async stop() {
-      await svc.app.close();
+      await running.app.close();
       if (config.redisUrl) await removeOwnStreams(config.redisUrl);
       if (!opts.sandbox) await sandbox.cleanup();
     },
   };
+  return running;
 }
 
 /** Creates the users and starts a session for each; `url` is where to send requests with their tokens. */
@@ -168,7 +184,7 @@ export async function seedUsers(svc: TestService, specs: UserSpec[]): Promise<{ 
   const users: Record<string, SeededUser> = {};
   await Promise.all(
     specs.map(async (s) => {
-      const password = s.password ?? `pw-${s.username}-12345678`;
+      const password = s.password ?? testPassword(s.username);
       const view = await svc.accounts.createUser({ username: s.username, password, role: s.role, sites: s.sites ?? [] });
       const tokens = await svc.accounts.issueTokens(s.username);
       users[s.username] = { ...view, password, ...tokens };

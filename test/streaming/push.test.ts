@@ -17,6 +17,44 @@ describe.each(STORES)('push viewers, %s store', (store) => {
   const post = (label: string, key: string, seq: number, cam = 0) =>
     postFrame(svc.url, admin, { label, key, ...defaultMeta }, jpeg(seq, 256, cam));
 
+  it('with ?wait=true keeps a label without cameras open and sends its cameras as they start', async () => {
+    const label = uniqueLabel('waiting');
+    const v = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}?wait=true`, admin);
+    await sleep(300);
+    expect(v.closed).toBeNull();
+    expect(v.texts).toEqual([]);
+    await post(label, 'first-cam', 3, 1);
+    await v.until(() => v.frames.length === 1, 3000, 'first camera');
+    expect(v.frames[0]!.header.key).toBe('first-cam');
+    expect(seqOf(v.frames[0]!.image)).toEqual({ cam: 1, seq: 3 });
+    v.close();
+  });
+
+  it('with ?with_id=true adds the entry id after the compatible header fields (capped viewers too), others keep the old header', async () => {
+    const label = uniqueLabel();
+    await post(label, 'cam', 1);
+    const plain = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}`, admin);
+    const before = Date.now();
+    const withId = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}?with_id=true&wait=false`, admin);
+    const capped = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}?with_id=true&max_fps=30`, admin);
+    await withId.until(() => withId.frames.length === 1);
+    await capped.until(() => capped.frames.length === 1);
+    await post(label, 'cam', 2);
+    await withId.until(() => withId.frames.length === 2);
+    await plain.until(() => plain.frames.length === 2);
+    await capped.until(() => capped.frames.length === 2);
+    for (const f of [...withId.frames, ...capped.frames]) {
+      expect(Object.keys(f.header)).toEqual(['key', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height', 'id']);
+      expect(f.header.id).toMatch(/^\d+-\d+$/);
+    }
+    const ms = Number(withId.frames[1]!.header.id.split('-')[0]);
+    expect(ms).toBeGreaterThanOrEqual(before - 1000);
+    expect(ms).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(Object.keys(plain.frames[1]!.header)).not.toContain('id');
+    expect(seqOf(plain.frames[1]!.image).seq).toBe(2);
+    for (const c of [plain, withId, capped]) c.close();
+  });
+
   it('serves labels and keys as long as uploads allow (200 and 256 characters, not ASCII)', async () => {
     const label = `${uniqueLabel()}-${'工地'.repeat(100)}`.slice(0, 200);
     const key = '攝影機'.repeat(85);

@@ -1,4 +1,4 @@
-// Viewer socket parameters (max_fps, rendition, preview_width): a bad value refuses the socket with
+// Viewer socket parameters (max_fps, rendition, preview_width; wait and with_id): a bad value refuses the socket with
 // HTTP 400 JSON naming the parameter, before the upgrade, so no frame is ever sent; parameters that
 // are not ours are ignored.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,9 @@ describe('viewer socket parameters', () => {
     ['rendition=preview&preview_width=20.5', 'preview_width'],
     ['rendition=preview&preview_width=wide', 'preview_width'],
     ['preview_width=99999999', 'preview_width'],
+    ['wait=maybe', 'wait'],
+    ['wait=true&wait=false', 'wait'],
+    ['with_id=1', 'with_id'],
   ];
 
   for (const route of routes) {
@@ -66,8 +69,10 @@ describe('viewer socket parameters', () => {
   });
 
   it('reads the defaults and bounds', () => {
-    expect(parseViewerOptions({}, 640)).toEqual({ maxFps: null, rendition: 'full', previewWidth: 320 });
-    expect(parseViewerOptions({ rendition: 'preview' }, 200)).toEqual({ maxFps: null, rendition: 'preview', previewWidth: 200 });
-    expect(parseViewerOptions({ max_fps: '.5', preview_width: '16', token: 'x' }, 640)).toEqual({ maxFps: 0.5, rendition: 'full', previewWidth: 16 });
+    const none = { wait: false, withId: false };
+    expect(parseViewerOptions({}, 640)).toEqual({ maxFps: null, rendition: 'full', previewWidth: 320, ...none });
+    expect(parseViewerOptions({ rendition: 'preview' }, 200)).toEqual({ maxFps: null, rendition: 'preview', previewWidth: 200, ...none });
+    expect(parseViewerOptions({ max_fps: '.5', preview_width: '16', token: 'x' }, 640)).toEqual({ maxFps: 0.5, rendition: 'full', previewWidth: 16, ...none });
+    expect(parseViewerOptions({ wait: 'true', with_id: 'false' }, 640)).toMatchObject({ wait: true, withId: false });
   });
 });
