@@ -1,0 +1,115 @@
+// Folds the warnings of incoming frames into runs, before they are written: one run per camera and
+// warning for as long as the warning keeps coming back within the quiet period. A run holds what
+// its event needs (first and last time, frames, counts, the first and the peak frame's image), so
+// however many frames arrive between two writes, what waits is bounded by cameras × warnings, not
+// by frames. The writer (repository.ts) then extends the camera's open event or starts one.
+import type { WarningKind } from './warnings.js';
+
+export interface Sighting {
+  site: string;
+  camera: string;
+  code: string;
+  kind: WarningKind;
+  count: number;
+  /** When this process received the frame (epoch ms). */
+  at: number;
+  /** The frame store's entry id. */
+  frameId: string;
+  /** The image, when it may be kept as a snapshot (small enough); else null. */
+  image: Buffer | null;
+}
+
+export interface Run {
+  site: string;
+  camera: string;
+  code: string;
+  kind: WarningKind;
+  firstAt: number;
+  lastAt: number;
+  frames: number;
+  /** The count in the run's last frame. */
+  count: number;
+  firstFrameId: string;
+  lastFrameId: string;
+  firstCount: number;
+  firstImage: Buffer | null;
+  /** The first frame with the run's highest count (it may be the first frame). */
+  peakCount: number;
+  peakAt: number;
+  peakFrameId: string;
+  peakImage: Buffer | null;
+}
+
+/** One string per camera and warning (lengths make it unambiguous whatever the names hold). */
+export function runKey(site: string, camera: string, code: string): string {
+  return `${site.length}:${site}${camera.length}:${camera}${code}`;
+}
+
+export class PendingRuns {
+  /** runKey -> its runs, oldest first (more than one only when writes stall past a quiet period). */
+  private readonly byKey = new Map<string, Run[]>();
+  private count = 0;
+  /** Frames whose warnings were dropped because too many runs were waiting. */
+  droppedFrames = 0;
+
+  constructor(
+    private readonly quietMs: number,
+    private readonly maxRuns: number,
+  ) {}
+
+  /** Runs waiting to be written. */
+  get size(): number {
+    return this.count;
+  }
+
+  add(s: Sighting): void {
+    const key = runKey(s.site, s.camera, s.code);
+    let runs = this.byKey.get(key);
+    const last = runs?.[runs.length - 1];
+    if (last && s.at - last.lastAt <= this.quietMs) {
+      last.lastAt = Math.max(last.lastAt, s.at);
+      last.frames++;
+      last.count = s.count;
+      last.lastFrameId = s.frameId;
+      if (s.count > last.peakCount) {
+        last.peakCount = s.count;
+        last.peakAt = s.at;
+        last.peakFrameId = s.frameId;
+        last.peakImage = s.image;
+      }
+      return;
+    }
+    if (this.count >= this.maxRuns) this.dropOldest();
+    const run: Run = {
+      site: s.site, camera: s.camera, code: s.code, kind: s.kind,
+      firstAt: s.at, lastAt: s.at, frames: 1, count: s.count,
+      firstFrameId: s.frameId, lastFrameId: s.frameId, firstCount: s.count, firstImage: s.image,
+      peakCount: s.count, peakAt: s.at, peakFrameId: s.frameId, peakImage: s.image,
+    };
+    if (!runs) this.byKey.set(key, (runs = []));
+    runs.push(run);
+    this.count++;
+  }
+
+  /** Takes up to `max` runs, oldest camera first, each camera's runs in order. */
+  take(max: number): Run[] {
+    const out: Run[] = [];
+    for (const [key, runs] of this.byKey) {
+      while (runs.length > 0 && out.length < max) out.push(runs.shift()!);
+      if (runs.length === 0) this.byKey.delete(key);
+      if (out.length >= max) break;
+    }
+    this.count -= out.length;
+    return out;
+  }
+
+  private dropOldest(): void {
+    const first = this.byKey.entries().next();
+    if (first.done) return;
+    const [key, runs] = first.value;
+    const run = runs.shift()!;
+    if (runs.length === 0) this.byKey.delete(key);
+    this.count--;
+    this.droppedFrames += run.frames;
+  }
+}
