@@ -13,6 +13,7 @@ import { Close, CloseReason, rateLimited } from './errors.js';
 import { httpReply } from './error-mapping.js';
 import { openConnections, type Connections } from './connections.js';
 import { createAccounts, type Accounts } from './accounts.js';
+import { createSafetyEvents, type SafetyEvents } from './events/safety-events.js';
 import type { FrameStore } from './frames/store.js';
 import { openFrameStore } from './frames/open-store.js';
 import { Hub } from './streaming/hub.js';
@@ -28,6 +29,7 @@ export interface Service {
   connections: Connections;
   store: FrameStore;
   accounts: Accounts;
+  events: SafetyEvents;
   hub: Hub;
 }
 
@@ -84,16 +86,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const connections = await openConnections(config, { log: app.log, dbSchema: opts.dbSchema });
   let store: FrameStore | null = null;
   let accounts: Accounts | null = null;
+  let events: SafetyEvents | null = null;
   try {
     store = await openFrameStore(config, connections, app.log);
     accounts = await createAccounts(config, connections, { log: app.log });
+    events = await createSafetyEvents(config, connections, { authenticator: accounts.authenticator, log: app.log });
   } catch (err) {
-    await Promise.allSettled([store?.close(), accounts?.close()]);
+    await Promise.allSettled([store?.close(), accounts?.close(), events?.close()]);
     await connections.close();
     throw err;
   }
   app.addHook('onClose', async () => {
-    await Promise.allSettled([store!.close(), accounts!.close()]);
+    await Promise.allSettled([store!.close(), accounts!.close(), events!.close()]);
     await connections.close();
   });
   // Only routes that ask are limited (global: false). With Redis the counters live under
@@ -116,6 +120,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
   }
   const metrics = new Metrics(hub);
+  events.registerMetrics(metrics.registry);
 
   await app.register(websocket, {
     options: { maxPayload: config.maxFrameBytes + METADATA_ALLOWANCE, perMessageDeflate: false },
@@ -131,6 +136,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // --- routes
   const guard = requireAuth(accounts.authenticator);
   await app.register(accounts.routes);
+  await app.register(events.routes);
   await app.register(async (scope) => {
     await streamingRoutes(scope, {
       config,
@@ -144,10 +150,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       store,
       authenticator: accounts.authenticator,
       requireAuth: guard,
-      onStored: () => metrics.framesStored.inc(),
+      onStored: (frame) => {
+        metrics.framesStored.inc();
+        events.recorder.record(frame);
+      },
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
   });
 
-  return { app, config, connections, store, accounts, hub };
+  return { app, config, connections, store, accounts, events, hub };
 }

@@ -1,0 +1,161 @@
+// The event recorder: the upload path hands it every stored frame (record(), synchronous and cheap:
+// it never waits for the database), it folds the frames' warnings into pending runs (grouping.ts,
+// bounded: the oldest are dropped and counted), and a worker writes them in batches every
+// EVENT_FLUSH_MS. A failed write is retried with backoff while new frames keep folding in; the
+// upload path never sees it.
+import type { StoredUpload } from '../ingest/routes.js';
+import { isUnavailable } from '../error-mapping.js';
+import { Lru } from '../lib/lru.js';
+import type { Logger } from '../lib/log.js';
+import { PendingRuns, type Run } from './grouping.js';
+import { mayHaveWarnings, parseWarnings, type FrameWarning } from './warnings.js';
+
+/** What a written batch changed: events created or extended. */
+export interface EventChange {
+  id: number;
+  site: string;
+  seq: number;
+  created: boolean;
+}
+
+export interface BatchWriter {
+  writeBatch(runs: Run[]): Promise<{ changes: EventChange[]; deliveries: number }>;
+}
+
+export interface RecorderOptions {
+  quietMs: number;
+  flushMs: number;
+  maxRuns: number;
+  snapshotMaxBytes: number;
+  /** Called after each written batch (live feed, webhooks). */
+  onWritten?: (result: { changes: EventChange[]; deliveries: number }) => void;
+}
+
+/** Runs written in one transaction, at most. */
+const MAX_BATCH = 500;
+const RETRY_MIN_MS = 500;
+const RETRY_MAX_MS = 10_000;
+/** A batch that keeps failing while the database answers is a bug, not an outage: give up on it. */
+const MAX_ATTEMPTS_WHEN_REACHABLE = 5;
+
+export class EventRecorder {
+  private readonly pending: PendingRuns;
+  /** Per camera: the last warnings text and what it parsed to (detectors repeat themselves). */
+  private readonly parsed = new Lru<string, { raw: string; warnings: FrameWarning[] }>(10_000);
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> | null = null;
+  private retry: Run[] | null = null;
+  private attempts = 0;
+  private closed = false;
+  readonly counters = { framesWithWarnings: 0, created: 0, extended: 0, writeFailures: 0, batchesDropped: 0 };
+
+  constructor(
+    private readonly writer: BatchWriter,
+    private readonly opts: RecorderOptions,
+    private readonly log: Logger,
+  ) {
+    this.pending = new PendingRuns(opts.quietMs, opts.maxRuns);
+  }
+
+  /** Frames whose warnings were dropped from a full queue. */
+  get droppedFrames(): number {
+    return this.pending.droppedFrames;
+  }
+
+  /** Runs waiting to be written (including a batch waiting for a retry). */
+  get queued(): number {
+    return this.pending.size + (this.retry?.length ?? 0);
+  }
+
+  /** Takes a stored frame's warnings; returns at once. */
+  record(frame: StoredUpload): void {
+    const raw = frame.fields.warnings;
+    if (this.closed || !mayHaveWarnings(raw)) return;
+    const cam = `${frame.label.length}:${frame.label}${frame.key}`;
+    const cached = this.parsed.get(cam);
+    let warnings: FrameWarning[];
+    if (cached && cached.raw === raw) warnings = cached.warnings;
+    else {
+      warnings = parseWarnings(raw);
+      this.parsed.set(cam, { raw, warnings });
+    }
+    if (warnings.length === 0) return;
+    this.counters.framesWithWarnings++;
+    const at = Date.now();
+    const image = frame.fields.frame.length <= this.opts.snapshotMaxBytes ? frame.fields.frame : null;
+    for (const w of warnings) {
+      this.pending.add({ site: frame.label, camera: frame.key, code: w.code, kind: w.kind, count: w.count, at, frameId: frame.id, image });
+    }
+    this.schedule(this.opts.flushMs);
+  }
+
+  /** Writes everything pending now (shutdown, tests); resolves when written or failed. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.writing) await this.writing;
+    if (this.pending.size > 0 || this.retry) await this.drain();
+  }
+
+  async close(): Promise<void> {
+    await this.flush().catch(() => {});
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer || this.writing || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.drain();
+    }, delayMs);
+  }
+
+  private drain(): Promise<void> {
+    this.writing ??= this.writeAll().finally(() => {
+      this.writing = null;
+      if (this.retry) this.schedule(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.attempts, 5)));
+      else if (this.pending.size > 0) this.schedule(this.opts.flushMs);
+    });
+    return this.writing;
+  }
+
+  private async writeAll(): Promise<void> {
+    for (;;) {
+      const batch = this.retry ?? this.pending.take(MAX_BATCH);
+      if (batch.length === 0) return;
+      let result: { changes: EventChange[]; deliveries: number };
+      try {
+        result = await this.writer.writeBatch(batch);
+      } catch (err) {
+        this.counters.writeFailures++;
+        this.attempts++;
+        if (this.attempts === 1) this.log.warn({ err: (err as Error).message, runs: batch.length }, 'safety events: write failed; retrying');
+        if (!isUnavailable(err) && this.attempts >= MAX_ATTEMPTS_WHEN_REACHABLE) {
+          this.log.error({ err, runs: batch.length }, 'safety events: a batch keeps failing; dropping it');
+          this.counters.batchesDropped++;
+          this.retry = null;
+          this.attempts = 0;
+          continue;
+        }
+        this.retry = batch;
+        return;
+      }
+      if (this.attempts > 0) this.log.info({}, 'safety events: writing again');
+      this.retry = null;
+      this.attempts = 0;
+      for (const c of result.changes) {
+        if (c.created) this.counters.created++;
+        else this.counters.extended++;
+      }
+      try {
+        this.opts.onWritten?.(result);
+      } catch (err) {
+        this.log.warn({ err }, 'safety events: onWritten failed');
+      }
+    }
+  }
+}
