@@ -6,6 +6,7 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8000, redisUrl: null, databaseUrl: null, jwtSecretGenerated: true, maxFrameBytes: 8 * 1024 * 1024, viewerTcpNotsentLowat: 128 * 1024 });
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(c).toMatchObject({ eventQuietMs: 30_000, eventRetentionDays: 30, eventStreamMaxClients: 1000, webhookTimeoutMs: 5000, webhookRetryForMs: 86_400_000 });
   });
 
   it.each([
@@ -24,6 +25,11 @@ describe('configuration', () => {
     [{ ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '600' }, 'REFRESH_TOKEN_TTL'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '-1' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '100000000' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
+    [{ EVENT_QUIET_MS: '50' }, 'EVENT_QUIET_MS'],
+    [{ EVENT_FLUSH_MS: '60000' }, 'EVENT_FLUSH_MS'],
+    [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
+    [{ WEBHOOK_CONCURRENCY: '0' }, 'WEBHOOK_CONCURRENCY'],
+    [{ WEBHOOK_TIMEOUT_MS: 'soon' }, 'WEBHOOK_TIMEOUT_MS'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {

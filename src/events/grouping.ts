@@ -103,6 +103,29 @@ export class PendingRuns {
     return out;
   }
 
+  /**
+   * Puts runs taken by take() back in front (their write failed), within the bound: past it the
+   * oldest are dropped and counted, as for new runs.
+   */
+  putBack(runs: Run[]): void {
+    const front = new Map<string, Run[]>();
+    for (const r of runs) {
+      const key = runKey(r.site, r.camera, r.code);
+      const list = front.get(key);
+      if (list) list.push(r);
+      else front.set(key, [r]);
+    }
+    for (const [key, list] of this.byKey) {
+      const f = front.get(key);
+      if (f) f.push(...list);
+      else front.set(key, list);
+    }
+    this.byKey.clear();
+    for (const [key, list] of front) this.byKey.set(key, list);
+    this.count += runs.length;
+    while (this.count > this.maxRuns) this.dropOldest();
+  }
+
   private dropOldest(): void {
     const first = this.byKey.entries().next();
     if (first.done) return;

@@ -1,8 +1,8 @@
 // The event recorder: the upload path hands it every stored frame (record(), synchronous and cheap:
 // it never waits for the database), it folds the frames' warnings into pending runs (grouping.ts,
 // bounded: the oldest are dropped and counted), and a worker writes them in batches every
-// EVENT_FLUSH_MS. A failed write is retried with backoff while new frames keep folding in; the
-// upload path never sees it.
+// EVENT_FLUSH_MS. The runs of a failed write go back in front of the queue (within its bound) and
+// are retried with backoff while new frames keep folding in; the upload path never sees it.
 import type { StoredUpload } from '../ingest/routes.js';
 import { isUnavailable } from '../error-mapping.js';
 import { Lru } from '../lib/lru.js';
@@ -27,6 +27,8 @@ export interface RecorderOptions {
   flushMs: number;
   maxRuns: number;
   snapshotMaxBytes: number;
+  /** First wait before retrying a failed write (doubled up to 10 s); default 500 ms. */
+  retryMinMs?: number;
   /** Called after each written batch (live feed, webhooks). */
   onWritten?: (result: { changes: EventChange[]; deliveries: number }) => void;
 }
@@ -44,7 +46,7 @@ export class EventRecorder {
   private readonly parsed = new Lru<string, { raw: string; warnings: FrameWarning[] }>(10_000);
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
-  private retry: Run[] | null = null;
+  /** Consecutive failed writes. */
   private attempts = 0;
   private closed = false;
   readonly counters = { framesWithWarnings: 0, created: 0, extended: 0, writeFailures: 0, batchesDropped: 0 };
@@ -62,9 +64,9 @@ export class EventRecorder {
     return this.pending.droppedFrames;
   }
 
-  /** Runs waiting to be written (including a batch waiting for a retry). */
+  /** Runs waiting to be written. */
   get queued(): number {
-    return this.pending.size + (this.retry?.length ?? 0);
+    return this.pending.size;
   }
 
   /** Takes a stored frame's warnings; returns at once. */
@@ -96,7 +98,7 @@ export class EventRecorder {
       this.timer = null;
     }
     while (this.writing) await this.writing;
-    if (this.pending.size > 0 || this.retry) await this.drain();
+    if (this.pending.size > 0) await this.drain();
   }
 
   async close(): Promise<void> {
@@ -117,15 +119,16 @@ export class EventRecorder {
   private drain(): Promise<void> {
     this.writing ??= this.writeAll().finally(() => {
       this.writing = null;
-      if (this.retry) this.schedule(Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.attempts, 5)));
-      else if (this.pending.size > 0) this.schedule(this.opts.flushMs);
+      if (this.pending.size === 0) return;
+      if (this.attempts > 0) this.schedule(Math.min(RETRY_MAX_MS, (this.opts.retryMinMs ?? RETRY_MIN_MS) * 2 ** Math.min(this.attempts - 1, 5)));
+      else this.schedule(this.opts.flushMs);
     });
     return this.writing;
   }
 
   private async writeAll(): Promise<void> {
     for (;;) {
-      const batch = this.retry ?? this.pending.take(MAX_BATCH);
+      const batch = this.pending.take(MAX_BATCH);
       if (batch.length === 0) return;
       let result: { changes: EventChange[]; deliveries: number };
       try {
@@ -137,15 +140,13 @@ export class EventRecorder {
         if (!isUnavailable(err) && this.attempts >= MAX_ATTEMPTS_WHEN_REACHABLE) {
           this.log.error({ err, runs: batch.length }, 'safety events: a batch keeps failing; dropping it');
           this.counters.batchesDropped++;
-          this.retry = null;
           this.attempts = 0;
           continue;
         }
-        this.retry = batch;
+        this.pending.putBack(batch);
         return;
       }
       if (this.attempts > 0) this.log.info({}, 'safety events: writing again');
-      this.retry = null;
       this.attempts = 0;
       for (const c of result.changes) {
         if (c.created) this.counters.created++;

@@ -58,7 +58,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
     const auth = requireAuth(deps.authenticator);
     const authOrQuery = requireAuthOrQueryToken(deps.authenticator);
     const me = (req: FastifyRequest) => req.principal!;
-    const readErrors = { 401: errors[401], 403: errors[403], 422: errors[422], 503: errors[503] };
+    const { 404: notFoundReply, ...readErrors } = S.eventErrors;
 
     /** The event when the caller may see it; 404 otherwise (whether it exists elsewhere is not told). */
     const visible = async (p: Principal, id: number) => {
@@ -168,8 +168,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
             'A client too slow to take its messages is disconnected and resumes on reconnect. 503 STREAMS_FULL past EVENT_STREAM_MAX_CLIENTS.',
           security: bearer,
           querystring: S.streamQuery,
-          produces: ['text/event-stream'],
-          response: { 200: { description: 'An endless text/event-stream', type: 'string' }, ...readErrors },
+          response: { 200: S.mediaReply('An endless stream of events', ['text/event-stream']), ...readErrors },
         },
       },
       async (req, reply) => {
@@ -253,7 +252,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
           summary: 'One event, with its review audit',
           security: bearer,
           params: S.idParams,
-          response: { 200: S.eventWithAudit, ...readErrors, 404: errors[404] },
+          response: { 200: S.eventWithAudit, ...readErrors, 404: notFoundReply },
         },
       },
       async (req) => {
@@ -279,8 +278,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
             security: bearer,
             params: S.idParams,
             querystring: S.tokenQuery,
-            produces: ['image/jpeg', 'image/png'],
-            response: { 200: { description: 'The image', type: 'string', format: 'binary' }, ...readErrors, 404: errors[404] },
+            response: { 200: S.mediaReply('The image', ['image/jpeg', 'image/png']), ...readErrors, 404: notFoundReply },
           },
         },
         async (req, reply) => {
@@ -308,7 +306,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
           security: bearer,
           params: S.idParams,
           body: S.reviewBody,
-          response: { 200: S.eventWithAudit, ...readErrors, 404: errors[404] },
+          response: { 200: S.eventWithAudit, ...readErrors, 404: notFoundReply },
         },
       },
       async (req) => {

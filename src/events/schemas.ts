@@ -1,5 +1,6 @@
 // JSON schemas of the events and webhooks API (validation, serialization and the OpenAPI document).
 // The app does not coerce types: query values are strings, checked by pattern.
+import { errorBody, errors } from '../api-schemas.js';
 import { STATUSES } from './model.js';
 
 const STATUS_RE = STATUSES.join('|');
@@ -8,6 +9,22 @@ const time = (what: string) =>
   ({ type: 'string', maxLength: 40, description: `${what}: an ISO 8601 date-time (e.g. 2026-11-25T08:00:00Z) or epoch milliseconds` }) as const;
 
 export const status = { type: 'string', enum: [...STATUSES] } as const;
+
+const err = (description: string) => ({ ...errorBody, description });
+/** Error replies of the events routes. */
+export const eventErrors = {
+  401: errors[401],
+  403: err('A site the caller may not see (SITE_FORBIDDEN), or a guest reviewing (FORBIDDEN)'),
+  404: err('No such event, or one of a site the caller may not see (NOT_FOUND)'),
+  422: err('A query value or field fails validation (VALIDATION)'),
+  503: err('The database is unavailable (DB_UNAVAILABLE); for the stream also too many open streams (STREAMS_FULL, with Retry-After)'),
+} as const;
+
+/** A binary or streamed 200 answer, documented with its media types (errors stay JSON). */
+export const mediaReply = (description: string, types: string[]) => ({
+  description,
+  content: Object.fromEntries(types.map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+});
 
 export const listQuery = {
   type: 'object',
