@@ -96,15 +96,22 @@ const MIGRATIONS: SchemaMigration[] = [
         .addCheckConstraint('events_kind_check', sql`kind in ('code', 'sentence')`)
         .addCheckConstraint('events_status_check', sql`status in ('new', 'acknowledged', 'false_positive', 'resolved')`)
         .execute();
-      // Newest first within the caller's sites, optionally one camera, one status (the review queue);
-      // the recorder's lookup of a camera's open event for a code; the live feed's tail; retention.
-      await db.schema.createIndex('events_site_idx').ifNotExists().on('events').columns(['site', 'id']).execute();
-      await db.schema.createIndex('events_camera_idx').ifNotExists().on('events').columns(['site', 'camera', 'id']).execute();
-      await db.schema.createIndex('events_status_idx').ifNotExists().on('events').columns(['site', 'status', 'id']).execute();
-      await db.schema.createIndex('events_code_idx').ifNotExists().on('events').columns(['site', 'code', 'id']).execute();
-      await db.schema.createIndex('events_key_idx').ifNotExists().on('events').columns(['site', 'camera', 'code', 'id']).execute();
-      await db.schema.createIndex('events_change_idx').ifNotExists().on('events').column('change_seq').unique().execute();
-      await db.schema.createIndex('events_last_seen_idx').ifNotExists().on('events').column('last_seen').execute();
+      // Newest first (by first seen) within the caller's sites, optionally one camera, one status (the
+      // review queue), one warning; every site (admins); the recorder's lookup of a camera's open
+      // event for a warning; the live feed's tail; retention. The listing's keyset is
+      // (first_seen, id): a time window starts the scan at its end, and an event keeps its place.
+      const idx = (name: string, columns: string[], unique = false) => {
+        const b = db.schema.createIndex(name).ifNotExists().on('events').columns(columns);
+        return (unique ? b.unique() : b).execute();
+      };
+      await idx('events_site_idx', ['site', 'first_seen', 'id']);
+      await idx('events_camera_idx', ['site', 'camera', 'first_seen', 'id']);
+      await idx('events_status_idx', ['site', 'status', 'first_seen', 'id']);
+      await idx('events_code_idx', ['site', 'code', 'first_seen', 'id']);
+      await idx('events_time_idx', ['first_seen', 'id']);
+      await idx('events_key_idx', ['site', 'camera', 'code', 'id']);
+      await idx('events_change_idx', ['change_seq'], true);
+      await idx('events_last_seen_idx', ['last_seen']);
 
       await db.schema
         .createTable('event_snapshots')

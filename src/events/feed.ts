@@ -109,7 +109,7 @@ export class ChangeFeed {
         return;
       }
       for (;;) {
-        const rows = await this.repo.changesSince(this.position, null, PAGE);
+        const rows = await this.repo.changesSince(this.position, PAGE);
         if (rows.length === 0) break;
         this.position = Number(rows[rows.length - 1]!.change_seq);
         for (const c of this.clients) {

@@ -26,8 +26,8 @@ export interface EventFilter {
   until?: number;
   /** Words, code or camera containing this text (case-insensitive). */
   q?: string;
-  /** Keyset cursor: only events with a smaller id (older). */
-  beforeId?: number;
+  /** Keyset cursor: only events after this one in the listing's order (first seen, then id; newest first). */
+  after?: { firstSeen: number; id: number };
   limit: number;
 }
 
@@ -199,7 +199,10 @@ export class EventsRepository {
 
   // ---------------------------------------------------------------- reads
 
-  /** Newest first (by id: an event keeps its place while it is extended, so pages neither skip nor repeat). */
+  /**
+   * Newest first: by first seen, then id. Neither changes once an event exists (extending it moves
+   * its last seen only), so pages neither skip nor repeat events, however many arrive meanwhile.
+   */
   async list(f: EventFilter): Promise<EventRow[]> {
     if (f.sites !== null && f.sites.length === 0) return [];
     let q = this.db.selectFrom('events').selectAll();
@@ -209,7 +212,7 @@ export class EventsRepository {
     if (f.statuses !== undefined && f.statuses.length > 0) q = q.where('status', 'in', [...f.statuses]);
     if (f.since !== undefined) q = q.where('last_seen', '>=', f.since);
     if (f.until !== undefined) q = q.where('first_seen', '<', f.until);
-    if (f.beforeId !== undefined) q = q.where('id', '<', f.beforeId);
+    if (f.after !== undefined) q = q.where((eb) => eb(eb.refTuple('first_seen', 'id'), '<', eb.tuple(f.after!.firstSeen, f.after!.id)));
     if (f.q !== undefined && f.q !== '') {
       const p = likePattern(f.q);
       q = q.where((eb) =>
@@ -220,7 +223,7 @@ export class EventsRepository {
         ]),
       );
     }
-    return q.orderBy('id', 'desc').limit(f.limit).execute();
+    return q.orderBy('first_seen', 'desc').orderBy('id', 'desc').limit(f.limit).execute();
   }
 
   get(id: number): Promise<EventRow | undefined> {
@@ -246,12 +249,12 @@ export class EventsRepository {
     return r ? { site: r.site, contentType: r.content_type, image: Buffer.from(r.image), takenAt: Number(r.taken_at) } : null;
   }
 
-  /** Events changed after change number `after`, in change order (the live feed and its resume). */
-  changesSince(after: number, sites: readonly string[] | null, limit: number): Promise<EventRow[]> {
-    if (sites !== null && sites.length === 0) return Promise.resolve([]);
-    let q = this.db.selectFrom('events').selectAll().where('change_seq', '>', after);
-    if (sites !== null) q = q.where('site', 'in', [...sites]);
-    return q.orderBy('change_seq', 'asc').limit(limit).execute();
+  /**
+   * Events changed after change number `after`, in change order (the live feed and its resume).
+   * Every site: callers filter, so that the cost follows the changes read, whatever the sites hold.
+   */
+  changesSince(after: number, limit: number): Promise<EventRow[]> {
+    return this.db.selectFrom('events').selectAll().where('change_seq', '>', after).orderBy('change_seq', 'asc').limit(limit).execute();
   }
 
   /** The number of the latest committed change. */

@@ -38,6 +38,12 @@ function scope(p: Principal, site: string | undefined): string[] | null {
   return p.role === 'admin' ? null : [...p.sites];
 }
 
+/** The listing's position after an event: "<first seen>-<id>" (checked by the schema). */
+function cursorOf(c: string): { firstSeen: number; id: number } {
+  const [firstSeen, id] = c.split('-').map(Number) as [number, number];
+  return { firstSeen, id };
+}
+
 const notFound = (id: number) => new Errors.NOT_FOUND(`event ${id} not found`);
 
 interface ListQuery {
@@ -73,7 +79,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         onRequest: auth,
         schema: {
           tags: ['events'],
-          summary: 'Safety events of the sites the caller may see, newest first',
+          summary: 'Safety events of the sites the caller may see, newest (first seen) first',
           description:
             'Cursor pagination: pass `next_cursor` back as `cursor` for the next (older) page. Pages neither skip nor repeat events while new ones arrive (they go before the first page).',
           security: bearer,
@@ -93,7 +99,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
             since: parseTime(qs.since, 'since'),
             until: parseTime(qs.until, 'until'),
             q: qs.q,
-            beforeId: qs.cursor === undefined ? undefined : Number(qs.cursor),
+            after: qs.cursor === undefined ? undefined : cursorOf(qs.cursor),
             limit: limit + 1,
           }),
         );
@@ -101,7 +107,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         const now = Date.now();
         return {
           events: page.map((r) => eventView(r, quietMs, now)),
-          next_cursor: rows.length > limit ? String(page[page.length - 1]!.id) : null,
+          next_cursor: rows.length > limit ? `${page[page.length - 1]!.first_seen}-${page[page.length - 1]!.id}` : null,
         };
       },
     );

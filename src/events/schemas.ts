@@ -37,7 +37,7 @@ export const listQuery = {
     until: time('Only events first seen before this time'),
     q: { type: 'string', maxLength: 200, description: 'Only events whose words, code or camera contain this text (case-insensitive)' },
     limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: 'Page size, 1 to 200 (default 50)' },
-    cursor: { type: 'string', pattern: '^[0-9]{1,12}$', description: 'next_cursor of the previous page (opaque)' },
+    cursor: { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,12}$', description: 'next_cursor of the previous page (opaque)' },
   },
   additionalProperties: false,
 } as const;

@@ -33,7 +33,8 @@ export interface StreamOptions {
 
 export class EventStream implements FeedClient {
   readonly sites: ReadonlySet<string> | null;
-  private sent = 0;
+  /** Every change up to this number has been sent, or was not for this client. */
+  private position = 0;
   private catchingUp = true;
   private held: EventRow[] = [];
   private overflowed = false;
@@ -61,7 +62,7 @@ export class EventStream implements FeedClient {
     res.write(`retry: ${RETRY_MS}\n\n`);
     try {
       const last = await this.o.repo.lastChange();
-      this.sent = this.o.after === null ? last : Math.min(this.o.after, last);
+      this.position = this.o.after === null ? last : Math.min(this.o.after, last);
       await this.catchUp();
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'event stream: could not read changes; closing (the client resumes)');
@@ -80,13 +81,15 @@ export class EventStream implements FeedClient {
   }
 
   private async catchUp(): Promise<void> {
-    const sites = this.sites === null ? null : [...this.sites];
     for (;;) {
       this.held = [];
       this.overflowed = false;
       for (;;) {
-        const rows = await this.o.repo.changesSince(this.sent, sites, PAGE);
-        for (const r of rows) this.send(r);
+        const rows = await this.o.repo.changesSince(this.position, PAGE);
+        for (const r of rows) {
+          if (this.sites === null || this.sites.has(r.site)) this.send(r);
+          else this.position = Math.max(this.position, Number(r.change_seq));
+        }
         if (this.closed || rows.length < PAGE) break;
         await this.drained();
       }
@@ -101,9 +104,9 @@ export class EventStream implements FeedClient {
 
   private send(r: EventRow): void {
     const seq = Number(r.change_seq);
-    if (seq <= this.sent) return; // already sent (in the backlog, or a newer state of it)
-    const type = Number(r.created_seq) > this.sent ? 'new' : 'update';
-    this.sent = seq;
+    if (seq <= this.position) return; // already sent (in the backlog, or a newer state of it)
+    const type = Number(r.created_seq) > this.position ? 'new' : 'update';
+    this.position = seq;
     this.write(`id: ${seq}\ndata: ${JSON.stringify({ type, event: eventView(r, this.o.quietMs) })}\n\n`);
   }
 

@@ -80,9 +80,9 @@ export class WebhookDispatcher {
     });
   }
 
-  /** Requests in flight (tests, metrics). */
-  get sending(): number {
-    return this.inflight.size;
+  /** Requests in flight, in all or one webhook's lane (metrics, tests). */
+  sending(webhookId?: number): number {
+    return webhookId === undefined ? this.inflight.size : (this.lanes.get(webhookId) ?? 0);
   }
 
   async close(): Promise<void> {
