@@ -23,6 +23,16 @@ export const EVENT_LOADS = [
 ];
 const MODE_TEXT = { code: 'every frame with 2 warnings (code object)', sentence: 'every frame with a sentence list' };
 
+/** CPU seconds (user + system) a process has used, from /proc (null where there is none). */
+function cpuSeconds(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
 async function metrics(url) {
   const out = {};
   try {
@@ -63,14 +73,17 @@ export async function runEventIngest(ctx) {
           let srv;
           try {
             srv = await ctx.startServer('service', store, `${store}-events-${load.id}-${mode}-${run}`);
+            const cpu0 = cpuSeconds(srv.pid);
             const p = await runProducer(ctx, srv, load, mode);
-            await sleep(600); // the recorder's last batch
+            const cpu1 = cpuSeconds(srv.pid);
+            await sleep(1500); // the recorder's last batch (a continuing warning is written every second)
             rec.metrics = await metrics(srv.url);
+            if (cpu0 !== null && cpu1 !== null && p.result?.frames_ok) rec.cpuPerFrameUs = ((cpu1 - cpu0) * 1e6) / p.result.frames_ok;
             const end = await ctx.stopServer(srv);
             srv = null;
             Object.assign(rec, { ok: p.ok && !end.diedEarly, json: p.result, summary: p.summary, logIssues: end.logIssues });
             const m = rec.metrics;
-            ctx.say(`${label} ${p.summary || '(no summary)'} | recorded ${m.events_frames_recorded ?? 'n/a'}, dropped ${m.events_frames_dropped ?? 'n/a'}, events ${m.events_created ?? 'n/a'}, write failures ${m.events_write_failures ?? 'n/a'}`);
+            ctx.say(`${label} ${p.summary || '(no summary)'} | service CPU ${fmt.num(rec.cpuPerFrameUs ?? null)} µs/frame | recorded ${m.events_frames_recorded ?? 'n/a'}, dropped ${m.events_frames_dropped ?? 'n/a'}, events ${m.events_created ?? 'n/a'}, write failures ${m.events_write_failures ?? 'n/a'}`);
             if (!rec.ok) ctx.problem(`${store} events ${load.id} ${mode} run ${run}: ${p.stderr || 'producer failed'}`);
             const want = mode === 'none' ? 0 : p.result?.frames_ok;
             if (rec.ok && m.events_frames_recorded !== want) ctx.problem(`${store} events ${load.id} ${mode} run ${run}: recorder took ${m.events_frames_recorded} frames, expected ${want}`);
@@ -107,6 +120,11 @@ export function eventIngestRows(records, stores, push) {
           result: fr == null ? 'FAIL (no data)' : fr >= 0.9 ? 'pass' : 'FAIL' });
         push({ ...base, figure: `p99 latency: ${MODE_TEXT[mode]} vs none`, service: median(withW.map(p99)), bare: median(none.map(p99)),
           ratio: median(ratios(p99)), serviceText: fmt.ms(median(withW.map(p99))), bareText: fmt.ms(median(none.map(p99))), target: '—', result: '—' });
+        // CPU per frame moves much less than frames/s when the machine is shared.
+        const cpu = (r) => (r.ok ? r.cpuPerFrameUs ?? null : null);
+        const us = (x) => (x == null ? 'n/a' : `${x.toFixed(0)} µs`);
+        push({ ...base, figure: `service CPU per frame: ${MODE_TEXT[mode]} vs none`, service: median(withW.map(cpu)), bare: median(none.map(cpu)),
+          ratio: median(ratios(cpu)), serviceText: us(median(withW.map(cpu))), bareText: us(median(none.map(cpu))), target: '—', result: '—' });
         const recorded = withW.every((r) => r.ok && r.metrics?.events_frames_recorded === r.json.frames_ok && !r.metrics?.events_frames_dropped);
         const created = median(withW.map((r) => r.metrics?.events_created ?? null));
         push({ ...base, figure: `${mode}: every frame's warnings recorded, none dropped (events created per run)`, service: recorded ? 1 : 0, bare: null,

@@ -91,10 +91,14 @@ export class PendingRuns {
     this.count++;
   }
 
-  /** Takes up to `max` runs, oldest camera first, each camera's runs in order. */
-  take(max: number): Run[] {
+  /**
+   * Takes up to `max` runs, oldest camera first, each camera's runs in order; with `ready`, only
+   * those of the cameras and warnings it accepts (by key).
+   */
+  take(max: number, ready?: (key: string) => boolean): Run[] {
     const out: Run[] = [];
     for (const [key, runs] of this.byKey) {
+      if (ready && !ready(key)) continue;
       while (runs.length > 0 && out.length < max) out.push(runs.shift()!);
       if (runs.length === 0) this.byKey.delete(key);
       if (out.length >= max) break;

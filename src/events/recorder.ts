@@ -1,13 +1,15 @@
 // The event recorder: the upload path hands it every stored frame (record(), synchronous and cheap:
 // it never waits for the database), it folds the frames' warnings into pending runs (grouping.ts,
 // bounded: the oldest are dropped and counted), and a worker writes them in batches every
-// EVENT_FLUSH_MS. The runs of a failed write go back in front of the queue (within its bound) and
-// are retried with backoff while new frames keep folding in; the upload path never sees it.
+// EVENT_FLUSH_MS. A warning that keeps coming back is written again at most every EXTEND_EVERY_MS
+// (new events go out at once; a continuing one needs no 4 writes a second). The runs of a failed
+// write go back in front of the queue (within its bound) and are retried with backoff while new
+// frames keep folding in; the upload path never sees it.
 import type { StoredUpload } from '../ingest/routes.js';
 import { isUnavailable } from '../error-mapping.js';
 import { Lru } from '../lib/lru.js';
 import type { Logger } from '../lib/log.js';
-import { PendingRuns, type Run } from './grouping.js';
+import { PendingRuns, runKey, type Run } from './grouping.js';
 import { mayHaveWarnings, parseWarnings, type FrameWarning } from './warnings.js';
 
 /** What a written batch changed: events created or extended. */
@@ -35,6 +37,8 @@ export interface RecorderOptions {
 
 /** Runs written in one transaction, at most. */
 const MAX_BATCH = 500;
+/** A camera's warning that was just written waits this long before its next write (it extends the event). */
+export const EXTEND_EVERY_MS = 1000;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 /** A batch that keeps failing while the database answers is a bug, not an outage: give up on it. */
@@ -44,6 +48,8 @@ export class EventRecorder {
   private readonly pending: PendingRuns;
   /** Per camera: the last warnings text and what it parsed to (detectors repeat themselves). */
   private readonly parsed = new Lru<string, { raw: string; warnings: FrameWarning[] }>(10_000);
+  /** When each camera's warning was last written (runKey -> epoch ms). */
+  private readonly written = new Lru<string, number>(100_000);
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> | null = null;
   /** Consecutive failed writes. */
@@ -98,7 +104,7 @@ export class EventRecorder {
       this.timer = null;
     }
     while (this.writing) await this.writing;
-    if (this.pending.size > 0) await this.drain();
+    if (this.pending.size > 0) await this.drain(true);
   }
 
   async close(): Promise<void> {
@@ -116,8 +122,8 @@ export class EventRecorder {
     }, delayMs);
   }
 
-  private drain(): Promise<void> {
-    this.writing ??= this.writeAll().finally(() => {
+  private drain(all = false): Promise<void> {
+    this.writing ??= this.writeAll(all).finally(() => {
       this.writing = null;
       if (this.pending.size === 0) return;
       if (this.attempts > 0) this.schedule(Math.min(RETRY_MAX_MS, (this.opts.retryMinMs ?? RETRY_MIN_MS) * 2 ** Math.min(this.attempts - 1, 5)));
@@ -126,9 +132,12 @@ export class EventRecorder {
     return this.writing;
   }
 
-  private async writeAll(): Promise<void> {
+  /** Writes the runs that are due (`all`: every one), in batches. */
+  private async writeAll(all: boolean): Promise<void> {
     for (;;) {
-      const batch = this.pending.take(MAX_BATCH);
+      const now = Date.now();
+      const due = (key: string) => now - (this.written.get(key) ?? 0) >= EXTEND_EVERY_MS;
+      const batch = this.pending.take(MAX_BATCH, all ? undefined : due);
       if (batch.length === 0) return;
       let result: { changes: EventChange[]; deliveries: number };
       try {
@@ -148,6 +157,7 @@ export class EventRecorder {
       }
       if (this.attempts > 0) this.log.info({}, 'safety events: writing again');
       this.attempts = 0;
+      for (const r of batch) this.written.set(runKey(r.site, r.camera, r.code), now);
       for (const c of result.changes) {
         if (c.created) this.counters.created++;
         else this.counters.extended++;

@@ -4,16 +4,15 @@
 // event writers across instances, so that change numbers become visible in order (a reader that has
 // seen change N has seen every change before it) and two instances never open two events for one
 // camera's warning.
-import { sql, type Kysely, type Transaction } from 'kysely';
-import type { AccountsDb } from '../db/schema.js';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
+import type { AccountsDb, EventSnapshotsTable, EventsTable } from '../db/schema.js';
+import { chunks } from '../lib/chunks.js';
 import { describeWarning } from './catalogue.js';
 import type { Run } from './grouping.js';
 import { runKey } from './grouping.js';
 import type { EventRow, EventStatus } from './model.js';
 import type { EventChange } from './recorder.js';
 import { enqueueDeliveries } from './webhook-repository.js';
-
-type Db = Kysely<AccountsDb> | Transaction<AccountsDb>;
 
 export interface EventFilter {
   /** Sites to look in; null = every site (admins without a site filter). */
@@ -50,18 +49,79 @@ export interface Snapshot {
   takenAt: number;
 }
 
-interface Head {
-  id: number;
-  lastSeen: number;
-  count: number;
-  peakCount: number;
-  frames: number;
-  status: string;
+type SnapshotRow = Omit<Insertable<EventSnapshotsTable>, 'event_id'>;
+/** An event a batch creates or extends, worked out in memory before it is written. */
+interface Target {
+  /** null until inserted. */
+  id: number | null;
+  row: Omit<Insertable<EventsTable>, 'id' | 'note' | 'reviewed_by' | 'reviewed_at'> & { status: string; last_seen: number | string; peak_count: number };
+  created: boolean;
+  /** Changed by this batch. */
+  touched: boolean;
+  /** Snapshots to write: the first frame's (new events), the peak frame's when it is another. */
+  first: SnapshotRow | null;
+  peak: SnapshotRow | null;
 }
 
 const imageType = (b: Buffer) => (b[0] === 0x89 ? 'image/png' : 'image/jpeg');
 const likePattern = (q: string) => `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const MAX_REVIEWS_SHOWN = 500;
+/** Snapshots (up to EVENT_SNAPSHOT_MAX_BYTES each) per insert statement. */
+const SNAPSHOTS_PER_STATEMENT = 16;
+
+const snapshot = (kind: 'first' | 'peak', image: Buffer, count: number, at: number): SnapshotRow => ({ kind, content_type: imageType(image), image, count, taken_at: at });
+
+function newTarget(run: Run, seq: number): Target {
+  const peakIsLater = run.peakFrameId !== run.firstFrameId && run.peakImage !== null;
+  return {
+    id: null,
+    row: {
+      site: run.site,
+      camera: run.camera,
+      code: run.code,
+      kind: run.kind,
+      words: describeWarning(run.code, run.kind, run.peakCount).words,
+      count: run.count,
+      peak_count: run.peakCount,
+      first_seen: run.firstAt,
+      last_seen: run.lastAt,
+      frames_seen: run.frames,
+      first_frame_id: run.firstFrameId,
+      last_frame_id: run.lastFrameId,
+      has_snapshot: run.firstImage ? 1 : 0,
+      has_peak_snapshot: peakIsLater ? 1 : 0,
+      status: 'new',
+      created_seq: seq,
+      change_seq: seq,
+    },
+    created: true,
+    touched: true,
+    first: run.firstImage ? snapshot('first', run.firstImage, run.firstCount, run.firstAt) : null,
+    peak: peakIsLater ? snapshot('peak', run.peakImage!, run.peakCount, run.peakAt) : null,
+  };
+}
+
+/** Folds a later run of the same camera and warning into the event. */
+function extendTarget(t: Target, run: Run, seq: number): void {
+  const r = t.row;
+  const lastSeen = Number(r.last_seen);
+  if (run.lastAt >= lastSeen) {
+    r.count = run.count;
+    r.last_frame_id = run.lastFrameId;
+  }
+  r.last_seen = Math.max(lastSeen, run.lastAt);
+  r.frames_seen = Number(r.frames_seen) + run.frames;
+  if (run.peakCount > r.peak_count) {
+    r.peak_count = run.peakCount;
+    r.words = describeWarning(run.code, run.kind, run.peakCount).words;
+    if (run.peakImage) {
+      t.peak = snapshot('peak', run.peakImage, run.peakCount, run.peakAt);
+      r.has_peak_snapshot = 1;
+    }
+  }
+  r.change_seq = seq;
+  t.touched = true;
+}
 export const MAX_SUMMARY_ROWS = 10_000;
 
 /** Bumps the change counter by `n` (0: only takes the writers' lock); returns its new value. */
@@ -86,115 +146,103 @@ export class EventsRepository {
   /**
    * Writes pending runs in one transaction: each extends its camera's open event for the warning
    * (seen within the quiet period, not resolved) or starts a new one with its snapshots; new events
-   * get a delivery for every matching webhook.
+   * get a delivery for every matching webhook. The outcome is worked out in memory first, so that a
+   * batch costs a handful of statements however many cameras it holds (better-sqlite3 runs them on
+   * the event loop the uploads share).
    */
   writeBatch(runs: Run[]): Promise<{ changes: EventChange[]; deliveries: number }> {
     return this.db.transaction().execute(async (trx) => {
       let seq = (await bumpChanges(trx, runs.length)) - runs.length;
-      const heads = new Map<string, Head | null>();
-      const changes: EventChange[] = [];
-      const created: Array<{ id: number; site: string }> = [];
+      const targets = await this.openEvents(trx, runs);
+      const fresh: Target[] = [];
       for (const run of runs) {
         seq++;
         const key = runKey(run.site, run.camera, run.code);
-        let head = heads.get(key);
-        if (head === undefined) head = await this.head(trx, run);
-        if (head && head.status !== 'resolved' && run.firstAt - head.lastSeen <= this.quietMs) {
-          head = await this.extend(trx, head, run, seq);
-          changes.push({ id: head.id, site: run.site, seq, created: false });
+        const t = targets.get(key);
+        if (t && t.row.status !== 'resolved' && run.firstAt - Number(t.row.last_seen) <= this.quietMs) {
+          extendTarget(t, run, seq);
         } else {
-          head = await this.insert(trx, run, seq);
-          changes.push({ id: head.id, site: run.site, seq, created: true });
-          created.push({ id: head.id, site: run.site });
+          const n = newTarget(run, seq);
+          targets.set(key, n);
+          fresh.push(n);
         }
-        heads.set(key, head);
       }
+      const touched = [...targets.values()].filter((t) => t.touched);
+      await this.insertNew(trx, fresh);
+      await this.updateExtended(trx, touched.filter((t) => t.id !== null && !t.created));
+      const created = fresh.map((t) => ({ id: t.id!, site: t.row.site }));
       const deliveries = created.length > 0 ? await enqueueDeliveries(trx, created, Date.now()) : 0;
+      const changes = touched.map((t) => ({ id: t.id!, site: t.row.site, seq: Number(t.row.change_seq), created: t.created }));
       return { changes, deliveries };
     });
   }
 
-  /** The camera's newest event for the warning. */
-  private async head(trx: Db, run: Run): Promise<Head | null> {
-    const r = await trx
-      .selectFrom('events')
-      .select(['id', 'last_seen', 'count', 'peak_count', 'frames_seen', 'status'])
-      .where('site', '=', run.site)
-      .where('camera', '=', run.camera)
-      .where('code', '=', run.code)
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    if (!r) return null;
-    return { id: Number(r.id), lastSeen: Number(r.last_seen), count: Number(r.count), peakCount: Number(r.peak_count), frames: Number(r.frames_seen), status: r.status };
+  /**
+   * The events the runs may extend: per camera and warning, the newest seen within the quiet
+   * period of the earliest run (an older one could not be extended by any of them).
+   */
+  private async openEvents(trx: Transaction<AccountsDb>, runs: Run[]): Promise<Map<string, Target>> {
+    const out = new Map<string, Target>();
+    const since = Math.min(...runs.map((r) => r.firstAt)) - this.quietMs;
+    const wanted = new Set(runs.map((r) => runKey(r.site, r.camera, r.code)));
+    for (const sites of chunks([...new Set(runs.map((r) => r.site))])) {
+      const rows = await trx.selectFrom('events').selectAll().where('last_seen', '>=', since).where('site', 'in', sites).execute();
+      for (const r of rows) {
+        const key = runKey(r.site, r.camera, r.code);
+        const seen = out.get(key);
+        if (!wanted.has(key) || (seen && seen.id! > Number(r.id))) continue;
+        const { id, note: _n, reviewed_by: _b, reviewed_at: _a, ...row } = r;
+        out.set(key, { id: Number(id), row, created: false, touched: false, first: null, peak: null });
+      }
+    }
+    return out;
   }
 
-  private async extend(trx: Transaction<AccountsDb>, head: Head, run: Run, seq: number): Promise<Head> {
-    const later = run.lastAt >= head.lastSeen;
-    const peak = run.peakCount > head.peakCount;
-    const peakImage = peak ? run.peakImage : null;
-    const next: Head = {
-      ...head,
-      lastSeen: Math.max(head.lastSeen, run.lastAt),
-      frames: head.frames + run.frames,
-      count: later ? run.count : head.count,
-      peakCount: Math.max(head.peakCount, run.peakCount),
-    };
-    await trx
-      .updateTable('events')
-      .set({
-        last_seen: next.lastSeen,
-        frames_seen: next.frames,
-        count: next.count,
-        ...(later ? { last_frame_id: run.lastFrameId } : {}),
-        ...(peak ? { peak_count: run.peakCount, words: describeWarning(run.code, run.kind, run.peakCount).words } : {}),
-        ...(peakImage ? { has_peak_snapshot: 1 } : {}),
-        change_seq: seq,
-      })
-      .where('id', '=', head.id)
-      .execute();
-    if (peakImage) {
-      const snap = { event_id: head.id, kind: 'peak' as const, content_type: imageType(peakImage), image: peakImage, count: run.peakCount, taken_at: run.peakAt };
+  private async insertNew(trx: Transaction<AccountsDb>, fresh: Target[]): Promise<void> {
+    for (const part of chunks(fresh, 200)) {
+      const ids = await trx.insertInto('events').values(part.map((t) => t.row)).returning(['id', 'created_seq']).execute();
+      const bySeq = new Map(ids.map((r) => [Number(r.created_seq), Number(r.id)]));
+      for (const t of part) t.id = bySeq.get(Number(t.row.created_seq))!;
+    }
+    const snaps = fresh.flatMap((t) => [t.first, t.peak].filter((s) => s !== null).map((s) => ({ ...s!, event_id: t.id! })));
+    for (const part of chunks(snaps, SNAPSHOTS_PER_STATEMENT)) await trx.insertInto('event_snapshots').values(part).execute();
+  }
+
+  /** One upsert by id for all extended events (only the columns the recorder owns change). */
+  private async updateExtended(trx: Transaction<AccountsDb>, extended: Target[]): Promise<void> {
+    for (const part of chunks(extended, 200)) {
       await trx
-        .insertInto('event_snapshots')
-        .values(snap)
-        .onConflict((oc) => oc.columns(['event_id', 'kind']).doUpdateSet({ content_type: snap.content_type, image: snap.image, count: snap.count, taken_at: snap.taken_at }))
+        .insertInto('events')
+        .values(part.map((t) => ({ id: t.id!, ...t.row })))
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({
+            last_seen: eb.ref('excluded.last_seen'),
+            frames_seen: eb.ref('excluded.frames_seen'),
+            count: eb.ref('excluded.count'),
+            last_frame_id: eb.ref('excluded.last_frame_id'),
+            peak_count: eb.ref('excluded.peak_count'),
+            words: eb.ref('excluded.words'),
+            has_peak_snapshot: eb.ref('excluded.has_peak_snapshot'),
+            change_seq: eb.ref('excluded.change_seq'),
+          })),
+        )
         .execute();
     }
-    return next;
-  }
-
-  private async insert(trx: Transaction<AccountsDb>, run: Run, seq: number): Promise<Head> {
-    const peakIsLater = run.peakFrameId !== run.firstFrameId && run.peakImage !== null;
-    const r = await trx
-      .insertInto('events')
-      .values({
-        site: run.site,
-        camera: run.camera,
-        code: run.code,
-        kind: run.kind,
-        words: describeWarning(run.code, run.kind, run.peakCount).words,
-        count: run.count,
-        peak_count: run.peakCount,
-        first_seen: run.firstAt,
-        last_seen: run.lastAt,
-        frames_seen: run.frames,
-        first_frame_id: run.firstFrameId,
-        last_frame_id: run.lastFrameId,
-        has_snapshot: run.firstImage ? 1 : 0,
-        has_peak_snapshot: peakIsLater ? 1 : 0,
-        status: 'new',
-        created_seq: seq,
-        change_seq: seq,
-      })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    const id = Number(r.id);
-    const snaps = [];
-    if (run.firstImage) snaps.push({ event_id: id, kind: 'first' as const, content_type: imageType(run.firstImage), image: run.firstImage, count: run.firstCount, taken_at: run.firstAt });
-    if (peakIsLater) snaps.push({ event_id: id, kind: 'peak' as const, content_type: imageType(run.peakImage!), image: run.peakImage!, count: run.peakCount, taken_at: run.peakAt });
-    if (snaps.length > 0) await trx.insertInto('event_snapshots').values(snaps).execute();
-    return { id, lastSeen: run.lastAt, count: run.count, peakCount: run.peakCount, frames: run.frames, status: 'new' };
+    const peaks = extended.filter((t) => t.peak !== null).map((t) => ({ ...t.peak!, event_id: t.id! }));
+    for (const part of chunks(peaks, SNAPSHOTS_PER_STATEMENT)) {
+      await trx
+        .insertInto('event_snapshots')
+        .values(part)
+        .onConflict((oc) =>
+          oc.columns(['event_id', 'kind']).doUpdateSet((eb) => ({
+            content_type: eb.ref('excluded.content_type'),
+            image: eb.ref('excluded.image'),
+            count: eb.ref('excluded.count'),
+            taken_at: eb.ref('excluded.taken_at'),
+          })),
+        )
+        .execute();
+    }
   }
 
   // ---------------------------------------------------------------- reads

@@ -4,7 +4,7 @@
 // The writer here is a stand-in for the database that can be made to fail: what is tested is the
 // recorder's own queueing and retrying (the real writer is tested through the service).
 import { describe, expect, it } from 'vitest';
-import { EventRecorder, type BatchWriter, type EventChange } from '../../src/events/recorder.js';
+import { EXTEND_EVERY_MS, EventRecorder, type BatchWriter, type EventChange } from '../../src/events/recorder.js';
 import type { Run } from '../../src/events/grouping.js';
 import { memoryLog } from '../helpers/redis-server.js';
 import { eventually } from '../helpers/http.js';
@@ -12,6 +12,7 @@ import { defaultMeta, jpeg } from '../helpers/frames.js';
 
 class Writer implements BatchWriter {
   written: Run[][] = [];
+  at: number[] = [];
   calls = 0;
   fail: Error | null = null;
   hang = false;
@@ -20,6 +21,7 @@ class Writer implements BatchWriter {
     if (this.hang) await new Promise(() => {});
     if (this.fail) throw this.fail;
     this.written.push(runs);
+    this.at.push(Date.now());
     return { changes: runs.map((r, i) => ({ id: i, site: r.site, seq: i, created: true })), deliveries: 0 };
   }
   get frames(): number {
@@ -48,6 +50,25 @@ describe('EventRecorder', () => {
     await eventually(() => w.calls === 1, 2000, 'the first write');
     for (let i = 0; i < 1000; i++) r.record(frame(`cam-${i % 4}`, i));
     expect(r.queued).toBe(4);
+  });
+
+  it('writes a new warning at once, and one that keeps coming back at most every EXTEND_EVERY_MS', async () => {
+    const w = new Writer();
+    const r = recorder(w);
+    r.record(frame('steady', 1));
+    await eventually(() => w.written.length === 1, 2000, 'the first write');
+    const firstAt = w.at[0]!;
+    for (let i = 0; i < 10; i++) {
+      r.record(frame('steady', 2 + i));
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    r.record(frame('newcomer', 100));
+    await eventually(() => w.written.flat().some((run) => run.camera === 'newcomer'), 2000, 'the new camera’s write');
+    const steadyWrites = () => w.written.map((b, i) => [b, w.at[i]!] as const).filter(([b]) => b.some((run) => run.camera === 'steady'));
+    expect(steadyWrites()).toHaveLength(1); // held: it only extends its event
+    await eventually(() => steadyWrites().length === 2, 3000, 'the steady camera’s next write');
+    expect(steadyWrites()[1]![1] - firstAt).toBeGreaterThanOrEqual(EXTEND_EVERY_MS);
+    expect(steadyWrites()[1]![0].find((run) => run.camera === 'steady')!.frames).toBe(10);
   });
 
   it('ignores frames without warnings', async () => {
