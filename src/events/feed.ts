@@ -6,6 +6,7 @@
 // record: a lost message only delays a change until the next wake-up or poll.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { Coalesced } from '../lib/coalesced.js';
 import type { Logger } from '../lib/log.js';
 import type { EventRow } from './model.js';
 import type { EventsRepository } from './repository.js';
@@ -31,8 +32,7 @@ const POLL_WITHOUT_REDIS_MS = 2000;
 export class ChangeFeed {
   private readonly clients = new Set<FeedClient>();
   private position = 0;
-  private pulling: Promise<void> | null = null;
-  private again = false;
+  private readonly puller = new Coalesced(() => this.pull());
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private failing = false;
@@ -87,18 +87,7 @@ export class ChangeFeed {
 
   /** Reads and delivers what changed since the last read (coalesced: one read at a time). */
   wake(): void {
-    if (this.closed) return;
-    if (this.pulling) {
-      this.again = true;
-      return;
-    }
-    this.pulling = this.pull().finally(() => {
-      this.pulling = null;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    if (!this.closed) this.puller.run();
   }
 
   private async pull(): Promise<void> {
@@ -130,7 +119,7 @@ export class ChangeFeed {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.clients.clear();
-    await this.pulling;
+    await this.puller.idle();
     if (this.relay) {
       this.relay.sub.removeAllListeners('message');
       this.relay.sub.removeAllListeners('ready');

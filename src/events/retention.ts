@@ -2,6 +2,7 @@
 // database, else EVENT_RETENTION_DAYS), with their snapshots, reviews and deliveries, every
 // EVENT_RETENTION_SWEEP_MS and at once when an admin changes the period. Every instance sweeps:
 // the deletes are idempotent, and chunked so that no statement grows with the backlog.
+import { Coalesced } from '../lib/coalesced.js';
 import type { Logger } from '../lib/log.js';
 import type { EventsRepository } from './repository.js';
 
@@ -9,8 +10,13 @@ const CHUNK = 500;
 
 export class RetentionSweeper {
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private again = false;
+  private readonly sweeper = new Coalesced(async () => {
+    try {
+      await this.sweepOnce();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'safety events: retention sweep failed; will retry');
+    }
+  });
   private closed = false;
   deleted = 0;
 
@@ -28,23 +34,7 @@ export class RetentionSweeper {
   }
 
   sweepSoon(): void {
-    if (this.closed) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.sweepOnce()
-      .catch((err) => {
-        this.log.warn({ err: (err as Error).message }, 'safety events: retention sweep failed; will retry');
-        return 0;
-      })
-      .finally(() => {
-        this.running = null;
-        if (this.again) {
-          this.again = false;
-          this.sweepSoon();
-        }
-      });
+    if (!this.closed) this.sweeper.run();
   }
 
   /** One sweep; resolves with how many events it deleted. */
@@ -66,6 +56,6 @@ export class RetentionSweeper {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    await this.running;
+    await this.sweeper.idle();
   }
 }

@@ -2,6 +2,7 @@
 // The app does not coerce types: query values are strings, checked by pattern.
 import { errorBody, errors } from '../api-schemas.js';
 import { STATUSES } from './model.js';
+export { idParams } from '../users/schemas.js';
 
 const STATUS_RE = STATUSES.join('|');
 const name = (what: string) => ({ type: 'string', minLength: 1, maxLength: 256, description: what }) as const;
@@ -40,12 +41,6 @@ export const listQuery = {
     cursor: { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,12}$', description: 'next_cursor of the previous page (opaque)' },
   },
   additionalProperties: false,
-} as const;
-
-export const idParams = {
-  type: 'object',
-  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,11}$', description: 'Event id' } },
-  required: ['id'],
 } as const;
 
 const nullableString = { type: ['string', 'null'] } as const;

@@ -4,6 +4,7 @@
 // (at most an hour), until WEBHOOK_RETRY_FOR_MS after its event; then the delivery is marked failed
 // with its last error, which admins see on the webhook. Nothing here runs on the ingest path: the
 // recorder only wakes the dispatcher after it has written new events (and their deliveries).
+import { Coalesced } from '../lib/coalesced.js';
 import type { Logger } from '../lib/log.js';
 import type { EventView } from './model.js';
 import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature } from './webhook-signing.js';
@@ -43,8 +44,7 @@ async function bodySnippet(res: Response): Promise<string> {
 export class WebhookDispatcher {
   private readonly lanes = new Map<number, number>();
   private timer: NodeJS.Timeout | null = null;
-  private polling: Promise<void> | null = null;
-  private again = false;
+  private readonly poller = new Coalesced(() => this.poll());
   private closed = false;
   private failing = false;
   private readonly closing = new AbortController();
@@ -65,19 +65,9 @@ export class WebhookDispatcher {
   /** Looks for due deliveries now (new events were written, or a lane freed up). */
   wake(): void {
     if (this.closed) return;
-    if (this.polling) {
-      this.again = true;
-      return;
-    }
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.polling = this.poll().finally(() => {
-      this.polling = null;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
-    });
+    this.poller.run();
   }
 
   /** Requests in flight, in all or one webhook's lane (metrics, tests). */
@@ -90,7 +80,7 @@ export class WebhookDispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.closing.abort();
-    await this.polling;
+    await this.poller.idle();
     await Promise.allSettled([...this.inflight]);
   }
 

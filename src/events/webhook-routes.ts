@@ -7,17 +7,12 @@ import { requireAdmin, requireAuth } from '../auth/guard.js';
 import { bearer, errors, noContent } from '../api-schemas.js';
 import { Errors } from '../errors.js';
 import { databaseError, mapped } from '../error-mapping.js';
+import { idParams } from '../users/schemas.js';
 import { checkSiteNames } from '../users/validation.js';
 import type { WebhookDispatcher } from './webhook-dispatcher.js';
 import type { DeliveryView, WebhookInput, WebhookRepository } from './webhook-repository.js';
 import { parseLimit } from './query.js';
 import * as S from './schemas.js';
-
-const idParams = {
-  type: 'object',
-  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,8}$', description: 'Webhook id' } },
-  required: ['id'],
-} as const;
 
 const db = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 

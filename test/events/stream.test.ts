@@ -149,6 +149,18 @@ describe.each([SQLITE, POSTGRES])('live event stream ($name)', (backend) => {
   });
 });
 
+describe('live event stream at shutdown', () => {
+  it('ends open streams, so that the service stops at once (clients reconnect elsewhere)', async () => {
+    const svc = await startService({ env: ENV });
+    const c = await SseClient.open(svc.url, '/events/stream', { token: await svc.token('admin') });
+    expect(c.status).toBe(200);
+    const t0 = Date.now();
+    await svc.stop();
+    await c.until(() => c.ended, 3000, 'the stream to end');
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
+
 describe('live event stream across instances (PostgreSQL and Redis)', () => {
   let a: TestService;
   let b: TestService;
