@@ -56,8 +56,6 @@ interface Target {
   id: number | null;
   row: Omit<Insertable<EventsTable>, 'id' | 'note' | 'reviewed_by' | 'reviewed_at'> & { status: string; last_seen: number | string; peak_count: number };
   created: boolean;
-  /** Changed by this batch. */
-  touched: boolean;
   /** Snapshots to write: the first frame's (new events), the peak frame's when it is another. */
   first: SnapshotRow | null;
   peak: SnapshotRow | null;
@@ -95,7 +93,6 @@ function newTarget(run: Run, seq: number): Target {
       change_seq: seq,
     },
     created: true,
-    touched: true,
     first: run.firstImage ? snapshot('first', run.firstImage, run.firstCount, run.firstAt) : null,
     peak: peakIsLater ? snapshot('peak', run.peakImage!, run.peakCount, run.peakAt) : null,
   };
@@ -120,8 +117,8 @@ function extendTarget(t: Target, run: Run, seq: number): void {
     }
   }
   r.change_seq = seq;
-  t.touched = true;
 }
+
 export const MAX_SUMMARY_ROWS = 10_000;
 
 /** Bumps the change counter by `n` (0: only takes the writers' lock); returns its new value. */
@@ -155,24 +152,28 @@ export class EventsRepository {
       let seq = (await bumpChanges(trx, runs.length)) - runs.length;
       const targets = await this.openEvents(trx, runs);
       const fresh: Target[] = [];
+      // Every event the batch changes (one camera's warning may extend one and then, after a quiet
+      // gap, open another).
+      const touched = new Set<Target>();
       for (const run of runs) {
         seq++;
         const key = runKey(run.site, run.camera, run.code);
         const t = targets.get(key);
         if (t && t.row.status !== 'resolved' && run.firstAt - Number(t.row.last_seen) <= this.quietMs) {
           extendTarget(t, run, seq);
+          touched.add(t);
         } else {
           const n = newTarget(run, seq);
           targets.set(key, n);
           fresh.push(n);
+          touched.add(n);
         }
       }
-      const touched = [...targets.values()].filter((t) => t.touched);
       await this.insertNew(trx, fresh);
-      await this.updateExtended(trx, touched.filter((t) => t.id !== null && !t.created));
+      await this.updateExtended(trx, [...touched].filter((t) => !t.created));
       const created = fresh.map((t) => ({ id: t.id!, site: t.row.site }));
       const deliveries = created.length > 0 ? await enqueueDeliveries(trx, created, Date.now()) : 0;
-      const changes = touched.map((t) => ({ id: t.id!, site: t.row.site, seq: Number(t.row.change_seq), created: t.created }));
+      const changes = [...touched].map((t) => ({ id: t.id!, site: t.row.site, seq: Number(t.row.change_seq), created: t.created }));
       return { changes, deliveries };
     });
   }
@@ -192,7 +193,7 @@ export class EventsRepository {
         const seen = out.get(key);
         if (!wanted.has(key) || (seen && seen.id! > Number(r.id))) continue;
         const { id, note: _n, reviewed_by: _b, reviewed_at: _a, ...row } = r;
-        out.set(key, { id: Number(id), row, created: false, touched: false, first: null, peak: null });
+        out.set(key, { id: Number(id), row, created: false, first: null, peak: null });
       }
     }
     return out;
