@@ -2,7 +2,9 @@
 // warning for as long as the warning keeps coming back within the quiet period. A run holds what
 // its event needs (first and last time, frames, counts, the first and the peak frame's image), so
 // however many frames arrive between two writes, what waits is bounded by cameras × warnings, not
-// by frames. The writer (repository.ts) then extends the camera's open event or starts one.
+// by frames: at most `maxRuns` runs, and at most `maxImageBytes` of images (copies, so that an
+// upload's whole body is not kept for them; past the bound a run keeps no image and its event gets
+// no snapshot). The writer (repository.ts) then extends the camera's open event or starts one.
 import type { WarningKind } from './warnings.js';
 
 export interface Sighting {
@@ -49,13 +51,37 @@ export class PendingRuns {
   /** runKey -> its runs, oldest first (more than one only when writes stall past a quiet period). */
   private readonly byKey = new Map<string, Run[]>();
   private count = 0;
+  private imageBytes = 0;
   /** Frames whose warnings were dropped because too many runs were waiting. */
   droppedFrames = 0;
+  /** Images not kept because `maxImageBytes` were held. */
+  imagesSkipped = 0;
 
   constructor(
     private readonly quietMs: number,
     private readonly maxRuns: number,
+    private readonly maxImageBytes: number,
   ) {}
+
+  /** Bytes of images the waiting runs hold. */
+  get heldImageBytes(): number {
+    return this.imageBytes;
+  }
+
+  /** A copy of the image if the bound allows it, else null (counted). */
+  private keep(image: Buffer | null): Buffer | null {
+    if (!image) return null;
+    if (this.imageBytes + image.length > this.maxImageBytes) {
+      this.imagesSkipped++;
+      return null;
+    }
+    this.imageBytes += image.length;
+    return Buffer.from(image);
+  }
+
+  private release(run: Run): void {
+    this.imageBytes -= imagesOf(run);
+  }
 
   /** Runs waiting to be written. */
   get size(): number {
@@ -72,19 +98,21 @@ export class PendingRuns {
       last.count = s.count;
       last.lastFrameId = s.frameId;
       if (s.count > last.peakCount) {
+        if (last.peakImage && last.peakImage !== last.firstImage) this.imageBytes -= last.peakImage.length;
         last.peakCount = s.count;
         last.peakAt = s.at;
         last.peakFrameId = s.frameId;
-        last.peakImage = s.image;
+        last.peakImage = this.keep(s.image);
       }
       return;
     }
     if (this.count >= this.maxRuns) this.dropOldest();
+    const image = this.keep(s.image);
     const run: Run = {
       site: s.site, camera: s.camera, code: s.code, kind: s.kind,
       firstAt: s.at, lastAt: s.at, frames: 1, count: s.count,
-      firstFrameId: s.frameId, lastFrameId: s.frameId, firstCount: s.count, firstImage: s.image,
-      peakCount: s.count, peakAt: s.at, peakFrameId: s.frameId, peakImage: s.image,
+      firstFrameId: s.frameId, lastFrameId: s.frameId, firstCount: s.count, firstImage: image,
+      peakCount: s.count, peakAt: s.at, peakFrameId: s.frameId, peakImage: image,
     };
     if (!runs) this.byKey.set(key, (runs = []));
     runs.push(run);
@@ -104,6 +132,7 @@ export class PendingRuns {
       if (out.length >= max) break;
     }
     this.count -= out.length;
+    for (const r of out) this.release(r);
     return out;
   }
 
@@ -127,6 +156,21 @@ export class PendingRuns {
     this.byKey.clear();
     for (const [key, list] of front) this.byKey.set(key, list);
     this.count += runs.length;
+    for (const r of runs) {
+      // Their images count again, within the bound.
+      const first = r.firstImage && this.imageBytes + r.firstImage.length <= this.maxImageBytes ? r.firstImage : null;
+      if (r.firstImage && !first) this.imagesSkipped++;
+      if (r.peakImage === r.firstImage) r.peakImage = first;
+      r.firstImage = first;
+      if (first) this.imageBytes += first.length;
+      if (r.peakImage && r.peakImage !== first) {
+        if (this.imageBytes + r.peakImage.length <= this.maxImageBytes) this.imageBytes += r.peakImage.length;
+        else {
+          r.peakImage = null;
+          this.imagesSkipped++;
+        }
+      }
+    }
     while (this.count > this.maxRuns) this.dropOldest();
   }
 
@@ -137,6 +181,12 @@ export class PendingRuns {
     const run = runs.shift()!;
     if (runs.length === 0) this.byKey.delete(key);
     this.count--;
+    this.release(run);
     this.droppedFrames += run.frames;
   }
+}
+
+/** Bytes of the images a run holds (the first frame may be its peak: counted once). */
+function imagesOf(run: Run): number {
+  return (run.firstImage?.length ?? 0) + (run.peakImage && run.peakImage !== run.firstImage ? run.peakImage.length : 0);
 }

@@ -39,6 +39,8 @@ export interface RecorderOptions {
 const MAX_BATCH = 500;
 /** A camera's warning that was just written waits this long before its next write (it extends the event). */
 export const EXTEND_EVERY_MS = 1000;
+/** Images (future snapshots) the waiting runs may hold; past it new events get none. */
+export const MAX_HELD_IMAGE_BYTES = 64 * 1024 * 1024;
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
 /** A batch that keeps failing while the database answers is a bug, not an outage: give up on it. */
@@ -62,7 +64,7 @@ export class EventRecorder {
     private readonly opts: RecorderOptions,
     private readonly log: Logger,
   ) {
-    this.pending = new PendingRuns(opts.quietMs, opts.maxRuns);
+    this.pending = new PendingRuns(opts.quietMs, opts.maxRuns, MAX_HELD_IMAGE_BYTES);
   }
 
   /** Frames whose warnings were dropped from a full queue. */
@@ -73,6 +75,11 @@ export class EventRecorder {
   /** Runs waiting to be written. */
   get queued(): number {
     return this.pending.size;
+  }
+
+  /** Snapshot images not kept because MAX_HELD_IMAGE_BYTES were waiting. */
+  get snapshotsSkipped(): number {
+    return this.pending.imagesSkipped;
   }
 
   /** Takes a stored frame's warnings; returns at once. */

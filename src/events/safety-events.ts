@@ -92,6 +92,7 @@ export async function createSafetyEvents(config: Config, conns: Connections, dep
       gauge('events_frames_recorded', 'Stored frames with warnings taken by the safety event recorder', () => r.framesWithWarnings);
       gauge('events_frames_dropped', 'Frames whose warnings were dropped because EVENT_QUEUE_MAX runs were waiting', () => recorder.droppedFrames);
       gauge('events_queue_runs', 'Warning runs waiting to be written', () => recorder.queued);
+      gauge('events_snapshots_skipped', 'Snapshots not kept because 64 MiB of images were waiting to be written', () => recorder.snapshotsSkipped);
       gauge('events_created', 'Safety events created by this process', () => r.created);
       gauge('events_extended', 'Writes that extended an open safety event', () => r.extended);
       gauge('events_write_failures', 'Failed batch writes of the recorder (retried)', () => r.writeFailures);

@@ -66,7 +66,7 @@ describe('PendingRuns', () => {
   const s = (at: number, count = 1, camera = 'c') => ({ site: 's', camera, code: 'w', kind: 'code' as const, count, at, frameId: `${at}-0`, image: Buffer.from([at]) });
 
   it('folds frames within the quiet period into one run, keeping the first frame with the highest count', () => {
-    const p = new PendingRuns(1000, 10);
+    const p = new PendingRuns(1000, 10, 1 << 20);
     p.add(s(0, 1));
     p.add(s(500, 3));
     p.add(s(900, 3));
@@ -77,8 +77,28 @@ describe('PendingRuns', () => {
     expect(run!.peakImage).toEqual(Buffer.from([500 & 0xff]));
   });
 
+  it('holds copies of at most maxImageBytes of images, freed when runs are taken', () => {
+    const big = (at: number, count = 1, camera = 'c') => ({ ...s(at, count, camera), image: Buffer.alloc(400, at & 0xff) });
+    const p = new PendingRuns(1000, 100, 1000);
+    const original = big(0).image;
+    p.add({ ...big(0), image: original });
+    p.add(big(10, 2)); // a new peak: another image (800 bytes held)
+    p.add(big(20, 3)); // a higher peak: replaces the previous one
+    expect(p.heldImageBytes).toBe(800);
+    p.add(big(30, 1, 'second')); // 1200 would pass the bound: no image
+    expect(p.imagesSkipped).toBe(1);
+    const [a, b] = p.take(10);
+    expect(a!.firstImage).not.toBe(original); // a copy, not the upload's buffer
+    expect(a!.firstImage!.equals(original)).toBe(true);
+    expect(a!.peakImage![0]).toBe(20);
+    expect(b!.firstImage).toBeNull();
+    expect(p.heldImageBytes).toBe(0);
+    p.putBack([a!, b!]);
+    expect(p.heldImageBytes).toBe(800);
+  });
+
   it('starts another run after the quiet period, and drops the oldest past its bound (counted)', () => {
-    const p = new PendingRuns(1000, 2);
+    const p = new PendingRuns(1000, 2, 1 << 20);
     p.add(s(0));
     p.add(s(2000));
     expect(p.size).toBe(2);
