@@ -2,9 +2,10 @@
 // warning for as long as the warning keeps coming back within the quiet period. A run holds what
 // its event needs (first and last time, frames, counts, the first and the peak frame's image), so
 // however many frames arrive between two writes, what waits is bounded by cameras × warnings, not
-// by frames: at most `maxRuns` runs, and at most `maxImageBytes` of images (copies, so that an
-// upload's whole body is not kept for them; past the bound a run keeps no image and its event gets
-// no snapshot). The writer (repository.ts) then extends the camera's open event or starts one.
+// by frames: at most `maxRuns` runs, and at most `maxImageBytes` of images (counted as the memory
+// they keep alive: an image is a view into its upload's body; past the bound a run keeps no image
+// and its event gets no snapshot). The writer (repository.ts) then extends the camera's open event
+// or starts one. (Copying the images instead measured as twice the garbage collection.)
 import type { WarningKind } from './warnings.js';
 
 export interface Sighting {
@@ -68,15 +69,15 @@ export class PendingRuns {
     return this.imageBytes;
   }
 
-  /** A copy of the image if the bound allows it, else null (counted). */
+  /** The image if the bound allows it, else null (counted). */
   private keep(image: Buffer | null): Buffer | null {
     if (!image) return null;
-    if (this.imageBytes + image.length > this.maxImageBytes) {
+    if (this.imageBytes + held(image) > this.maxImageBytes) {
       this.imagesSkipped++;
       return null;
     }
-    this.imageBytes += image.length;
-    return Buffer.from(image);
+    this.imageBytes += held(image);
+    return image;
   }
 
   private release(run: Run): void {
@@ -98,7 +99,7 @@ export class PendingRuns {
       last.count = s.count;
       last.lastFrameId = s.frameId;
       if (s.count > last.peakCount) {
-        if (last.peakImage && last.peakImage !== last.firstImage) this.imageBytes -= last.peakImage.length;
+        if (last.peakImage && last.peakImage !== last.firstImage) this.imageBytes -= held(last.peakImage);
         last.peakCount = s.count;
         last.peakAt = s.at;
         last.peakFrameId = s.frameId;
@@ -158,13 +159,13 @@ export class PendingRuns {
     this.count += runs.length;
     for (const r of runs) {
       // Their images count again, within the bound.
-      const first = r.firstImage && this.imageBytes + r.firstImage.length <= this.maxImageBytes ? r.firstImage : null;
+      const first = r.firstImage && this.imageBytes + held(r.firstImage) <= this.maxImageBytes ? r.firstImage : null;
       if (r.firstImage && !first) this.imagesSkipped++;
       if (r.peakImage === r.firstImage) r.peakImage = first;
       r.firstImage = first;
-      if (first) this.imageBytes += first.length;
+      if (first) this.imageBytes += held(first);
       if (r.peakImage && r.peakImage !== first) {
-        if (this.imageBytes + r.peakImage.length <= this.maxImageBytes) this.imageBytes += r.peakImage.length;
+        if (this.imageBytes + held(r.peakImage) <= this.maxImageBytes) this.imageBytes += held(r.peakImage);
         else {
           r.peakImage = null;
           this.imagesSkipped++;
@@ -186,7 +187,10 @@ export class PendingRuns {
   }
 }
 
-/** Bytes of the images a run holds (the first frame may be its peak: counted once). */
+/** The memory an image keeps alive: the buffer it is a view of (an upload's body). */
+const held = (image: Buffer) => image.buffer.byteLength;
+
+/** Bytes the images of a run keep alive (the first frame may be its peak: counted once). */
 function imagesOf(run: Run): number {
-  return (run.firstImage?.length ?? 0) + (run.peakImage && run.peakImage !== run.firstImage ? run.peakImage.length : 0);
+  return (run.firstImage ? held(run.firstImage) : 0) + (run.peakImage && run.peakImage !== run.firstImage ? held(run.peakImage) : 0);
 }

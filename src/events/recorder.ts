@@ -39,6 +39,9 @@ export interface RecorderOptions {
 const MAX_BATCH = 500;
 /** A camera's warning that was just written waits this long before its next write (it extends the event). */
 export const EXTEND_EVERY_MS = 1000;
+/** Warnings texts longer than this are parsed every time (they are unusual; the cache stays small). */
+const MAX_CACHED_TEXT = 1024;
+const MAX_CACHED_TEXTS = 4096;
 /** Images (future snapshots) the waiting runs may hold; past it new events get none. */
 export const MAX_HELD_IMAGE_BYTES = 64 * 1024 * 1024;
 const RETRY_MIN_MS = 500;
@@ -48,8 +51,11 @@ const MAX_ATTEMPTS_WHEN_REACHABLE = 5;
 
 export class EventRecorder {
   private readonly pending: PendingRuns;
-  /** Per camera: the last warnings text and what it parsed to (detectors repeat themselves). */
-  private readonly parsed = new Lru<string, { raw: string; warnings: FrameWarning[] }>(10_000);
+  /**
+   * Warnings texts seen lately and what they parsed to: detectors repeat a few texts over and over.
+   * A plain map, emptied when full (a hit is one lookup; an LRU's reordering cost more than parsing).
+   */
+  private readonly parsed = new Map<string, FrameWarning[]>();
   /** When each camera's warning was last written (runKey -> epoch ms). */
   private readonly written = new Lru<string, number>(100_000);
   private timer: NodeJS.Timeout | null = null;
@@ -86,13 +92,13 @@ export class EventRecorder {
   record(frame: StoredUpload): void {
     const raw = frame.fields.warnings;
     if (this.closed || !mayHaveWarnings(raw)) return;
-    const cam = `${frame.label.length}:${frame.label}${frame.key}`;
-    const cached = this.parsed.get(cam);
-    let warnings: FrameWarning[];
-    if (cached && cached.raw === raw) warnings = cached.warnings;
-    else {
+    let warnings = raw.length <= MAX_CACHED_TEXT ? this.parsed.get(raw) : undefined;
+    if (!warnings) {
       warnings = parseWarnings(raw);
-      this.parsed.set(cam, { raw, warnings });
+      if (raw.length <= MAX_CACHED_TEXT) {
+        if (this.parsed.size >= MAX_CACHED_TEXTS) this.parsed.clear();
+        this.parsed.set(raw, warnings);
+      }
     }
     if (warnings.length === 0) return;
     this.counters.framesWithWarnings++;

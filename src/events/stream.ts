@@ -36,7 +36,9 @@ export class EventStream implements FeedClient {
   /** Every change up to this number has been sent, or was not for this client. */
   private position = 0;
   private catchingUp = true;
-  private held: EventRow[] = [];
+  /** Live deliveries held while catching up (each as delivered), and how many rows they hold. */
+  private held: EventRow[][] = [];
+  private heldRows = 0;
   private overflowed = false;
   private closed = false;
   private readonly heartbeat: NodeJS.Timeout;
@@ -73,23 +75,24 @@ export class EventStream implements FeedClient {
   deliver(rows: EventRow[]): void {
     if (this.closed) return;
     if (this.catchingUp) {
-      if (this.held.length + rows.length > MAX_HELD) this.overflowed = true;
-      else this.held.push(...rows);
+      if (this.heldRows + rows.length > MAX_HELD) this.overflowed = true;
+      else {
+        this.held.push(rows);
+        this.heldRows += rows.length;
+      }
       return;
     }
-    for (const r of rows) this.send(r);
+    this.send(rows);
   }
 
   private async catchUp(): Promise<void> {
     for (;;) {
       this.held = [];
+      this.heldRows = 0;
       this.overflowed = false;
       for (;;) {
         const rows = await this.o.repo.changesSince(this.position, PAGE);
-        for (const r of rows) {
-          if (this.sites === null || this.sites.has(r.site)) this.send(r);
-          else this.position = Math.max(this.position, Number(r.change_seq));
-        }
+        this.send(rows);
         if (this.closed || rows.length < PAGE) break;
         await this.drained();
       }
@@ -99,15 +102,24 @@ export class EventStream implements FeedClient {
     this.catchingUp = false;
     const held = this.held;
     this.held = [];
-    for (const r of held) this.send(r);
+    for (const rows of held) this.send(rows);
   }
 
-  private send(r: EventRow): void {
-    const seq = Number(r.change_seq);
-    if (seq <= this.position) return; // already sent (in the backlog, or a newer state of it)
-    const type = Number(r.created_seq) > this.position ? 'new' : 'update';
-    this.position = seq;
-    this.write(`id: ${seq}\ndata: ${JSON.stringify({ type, event: eventView(r, this.o.quietMs) })}\n\n`);
+  /**
+   * Sends the rows of its sites that are newer than what it has. Rows come in change order, each
+   * event at most once a read, in its latest state: an event created after the client's position
+   * before this read is new to it, whatever changed it since.
+   */
+  private send(rows: EventRow[]): void {
+    const before = this.position;
+    for (const r of rows) {
+      const seq = Number(r.change_seq);
+      if (seq <= this.position) continue; // already sent (in the backlog, or a newer state of it)
+      this.position = seq;
+      if (this.sites !== null && !this.sites.has(r.site)) continue;
+      const type = Number(r.created_seq) > before ? 'new' : 'update';
+      this.write(`id: ${seq}\ndata: ${JSON.stringify({ type, event: eventView(r, this.o.quietMs) })}\n\n`);
+    }
   }
 
   private write(chunk: string): void {

@@ -98,6 +98,8 @@ describe.each([SQLITE, POSTGRES])('live event stream ($name)', (backend) => {
     await upload(svc, admin, south, 'resume-x');
     await svc.events.recorder.flush();
     expect((await call(svc.url, 'PATCH', `/events/${e2.id}`, { token: northUser, body: { status: 'acknowledged', note: 'seen' } })).status).toBe(200);
+    await upload(svc, admin, north, 'resume-3', hardhat(2)); // created while away, then changed: still new to the client
+    await svc.events.recorder.flush();
 
     const again = await stream(northUser, { lastEventId: last });
     await again.until(() => again.messages.length === 4, 5000, 'the four missed changes');
@@ -108,7 +110,7 @@ describe.each([SQLITE, POSTGRES])('live event stream ($name)', (backend) => {
     expect(got.map(({ id: _id, ...m }) => m).sort((a, b) => a.camera.localeCompare(b.camera))).toEqual([
       { type: 'update', camera: 'resume-1', status: 'new', frames: 2 },
       { type: 'update', camera: 'resume-2', status: 'acknowledged', frames: 1 },
-      { type: 'new', camera: 'resume-3', status: 'new', frames: 1 },
+      { type: 'new', camera: 'resume-3', status: 'new', frames: 2 },
       { type: 'new', camera: 'resume-4', status: 'new', frames: 1 },
     ]);
     expect(eventsOf(again).find((e) => e.camera === 'resume-1').id).toBe(e1.id);
