@@ -65,7 +65,13 @@ const imageType = (b: Buffer) => (b[0] === 0x89 ? 'image/png' : 'image/jpeg');
 const likePattern = (q: string) => `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 const MAX_REVIEWS_SHOWN = 500;
 /** Snapshots (up to EVENT_SNAPSHOT_MAX_BYTES each) per insert statement. */
-const SNAPSHOTS_PER_STATEMENT = 16;
+const SNAPSHOTS_PER_STATEMENT = 8;
+/**
+ * Between two statements of a batch, lets uploads in: better-sqlite3 runs each statement on the
+ * event loop, and awaiting it only yields to promises, so a burst of new events with their
+ * snapshots (megabytes) would otherwise hold the uploads up until the whole batch is written.
+ */
+const letOthersIn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 const snapshot = (kind: 'first' | 'peak', image: Buffer, count: number, at: number): SnapshotRow => ({ kind, content_type: imageType(image), image, count, taken_at: at });
 
@@ -206,7 +212,10 @@ export class EventsRepository {
       for (const t of part) t.id = bySeq.get(Number(t.row.created_seq))!;
     }
     const snaps = fresh.flatMap((t) => [t.first, t.peak].filter((s) => s !== null).map((s) => ({ ...s!, event_id: t.id! })));
-    for (const part of chunks(snaps, SNAPSHOTS_PER_STATEMENT)) await trx.insertInto('event_snapshots').values(part).execute();
+    for (const part of chunks(snaps, SNAPSHOTS_PER_STATEMENT)) {
+      await letOthersIn();
+      await trx.insertInto('event_snapshots').values(part).execute();
+    }
   }
 
   /** One upsert by id for all extended events (only the columns the recorder owns change). */
@@ -231,6 +240,7 @@ export class EventsRepository {
     }
     const peaks = extended.filter((t) => t.peak !== null).map((t) => ({ ...t.peak!, event_id: t.id! }));
     for (const part of chunks(peaks, SNAPSHOTS_PER_STATEMENT)) {
+      await letOthersIn();
       await trx
         .insertInto('event_snapshots')
         .values(part)
