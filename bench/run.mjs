@@ -31,6 +31,7 @@ import {
 } from './lib/procs.mjs';
 import { prepareTools } from './lib/tools.mjs';
 import { openFastViewer, openSlowViewer } from './lib/viewers.mjs';
+import { eventIngestRows, eventQueryRows, runEventIngest, runEventQueries } from './lib/events.mjs';
 import { fmt, markdownTable, median, slope } from './lib/stats.mjs';
 import { writePhotos } from './lib/photos.mjs';
 
@@ -61,9 +62,9 @@ const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [opti
                       at 100 KB/s) have drained: runs under 60 s do not judge it.
   --quick             1 run, 4 s (a quick check)
   --only A,B          scenarios and/or stores to run: fanout100 fanout1000 ingest pull wall1 wall20 wallmix
-                      slow commands instances cluster clustercommands, memory redis (e.g. --only
-                      fanout100,memory, --only wall1,wall20 or --only instances,cluster,clustercommands;
-                      the last three need redis)
+                      slow commands instances cluster clustercommands events eventsquery, memory redis
+                      (e.g. --only fanout100,memory, --only wall1,wall20, --only events or --only
+                      instances,cluster,clustercommands; the last three need redis)
   --bench-dir DIR     the measuring tools (default ../shared/bench from the repo root; env FRAMEBENCH_DIR)
   --out FILE          results JSON (default bench/results/latest.json)
   --keep-logs         keep the servers' logs (their folder is printed)
@@ -108,7 +109,7 @@ function parseOptions(argv) {
   o.slowSeconds = slowGiven ?? (o.quick && !secondsGiven ? 15 : secondsGiven ? Math.min(90, Math.max(15, 3 * o.seconds)) : 90);
   o.benchDir = path.resolve(REPO, o.benchDir ?? process.env.FRAMEBENCH_DIR ?? '../shared/bench');
   o.out = path.resolve(REPO, o.out ?? 'bench/results/latest.json');
-  const scenarioIds = ['fanout100', 'fanout1000', 'ingest', 'pull', 'wall1', 'wall20', 'wallmix', 'slow', 'commands', 'instances', 'cluster', 'clustercommands'];
+  const scenarioIds = ['fanout100', 'fanout1000', 'ingest', 'pull', 'wall1', 'wall20', 'wallmix', 'slow', 'commands', 'instances', 'cluster', 'clustercommands', 'events', 'eventsquery'];
   const storeIds = ['memory', 'redis'];
   for (const w of o.only) {
     if (!scenarioIds.includes(w) && !storeIds.includes(w)) {
@@ -260,6 +261,8 @@ console.log(`kernel: net.ipv4.tcp_notsent_lowat=${kernel.tcp_notsent_lowat} net.
 const raw = []; // every measured run
 const slowRuns = [];
 const commandRuns = [];
+let eventRuns = [];
+let eventQueryRuns = [];
 const problems = []; // what the reader should know: failed runs, missed absolute targets, log errors
 
 function stamp() {
@@ -839,6 +842,8 @@ function buildTable() {
       { against: pair.base.label, test: pair.test.label });
   }
   if (scaleSelected('clustercommands')) commandRows('cluster', push);
+  if (opts.scenarios.includes('events')) eventIngestRows(eventRuns, opts.stores, push);
+  if (opts.scenarios.includes('eventsquery')) eventQueryRows(eventQueryRuns, push);
   return rows;
 }
 
@@ -1109,6 +1114,12 @@ async function main() {
     say(`== cluster: Redis commands in a ${COMMANDS_WINDOW_MS / 1000} s window, summed over the masters, 10 then 100 viewers`);
     for (const n of [10, 100]) commandRuns.push(await commandsRun(n, 'cluster'));
   }
+  const eventCtx = { stores: opts.stores, runs: opts.runs, seconds: opts.seconds, work, baseEnv, startServer, stopServer, say, problem, reportLogIssues };
+  if (opts.scenarios.includes('events')) eventRuns = await runEventIngest(eventCtx);
+  if (opts.scenarios.includes('eventsquery')) {
+    say('== event log queries: 100,000 events in SQLite and in PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test)');
+    eventQueryRuns = await runEventQueries(eventCtx);
+  }
 
   for (const [line, where] of logLines) {
     problems.push(`server logged ${JSON.stringify(line)} in ${where.length} run(s): ${where.slice(0, 4).join('; ')}${where.length > 4 ? '; ...' : ''}`);
@@ -1147,6 +1158,8 @@ async function main() {
     runs: raw,
     slow: slowRuns,
     commands: commandRuns,
+    events: eventRuns,
+    eventQueries: eventQueryRuns,
   };
   fs.mkdirSync(path.dirname(opts.out), { recursive: true });
   fs.writeFileSync(opts.out, `${JSON.stringify(result, null, 2)}\n`);

@@ -14,6 +14,7 @@ import { clientErrorHandler, refuseMissingHost } from './http/client-errors.js';
 import { handleUnreadBodies } from './http/unread-body.js';
 import { openConnections, type Connections } from './connections.js';
 import { createAccounts, type Accounts } from './accounts.js';
+import { createSafetyEvents, type SafetyEvents } from './events/safety-events.js';
 import type { FrameStore } from './frames/store.js';
 import { openFrameStore } from './frames/open-store.js';
 import { Hub } from './streaming/hub.js';
@@ -34,6 +35,7 @@ export interface Service {
   connections: Connections;
   store: FrameStore;
   accounts: Accounts;
+  events: SafetyEvents;
   hub: Hub;
   /** URLs of the WebSocket routes, as registered (the AsyncAPI document's test checks it against them). */
   socketRoutes: readonly string[];
@@ -135,16 +137,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const connections = await openConnections(config, { log: app.log, dbSchema: opts.dbSchema });
   let store: FrameStore | null = null;
   let accounts: Accounts | null = null;
+  let events: SafetyEvents | null = null;
   try {
     store = await openFrameStore(config, connections, app.log);
     accounts = await createAccounts(config, connections, { log: app.log });
+    events = await createSafetyEvents(config, connections, { authenticator: accounts.authenticator, log: app.log });
   } catch (err) {
-    await Promise.allSettled([store?.close(), accounts?.close()]);
+    await Promise.allSettled([store?.close(), accounts?.close(), events?.close()]);
     await connections.close();
     throw err;
   }
   app.addHook('onClose', async () => {
-    await Promise.allSettled([store!.close(), accounts!.close()]);
+    await Promise.allSettled([store!.close(), accounts!.close(), events!.close()]);
     await connections.close();
   });
   // Only routes that ask are limited (global: false). With Redis the counters live under
@@ -168,6 +172,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
   }
   const metrics = new Metrics(hub);
+  events.registerMetrics(metrics.registry);
 
   await app.register(websocket, {
     options: { maxPayload: config.maxFrameBytes + metadataAllowance(config), perMessageDeflate: false },
@@ -191,6 +196,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // --- routes
   const guard = requireAuth(accounts.authenticator);
   await app.register(accounts.routes);
+  await app.register(events.routes);
   await app.register(async (scope) => {
     await streamingRoutes(scope, {
       config,
@@ -204,7 +210,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       store,
       authenticator: accounts.authenticator,
       requireAuth: guard,
-      onStored: () => metrics.framesStored.inc(),
+      onStored: (frame) => {
+        metrics.framesStored.inc();
+        events.recorder.record(frame);
+      },
     });
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
     await streamRemovalRoute(scope, { store, requireAuth: guard });
@@ -213,5 +222,5 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // The browser viewer at / (its own routes are hash routes: no path of the API is shadowed).
   await viewerRoutes(app, app.log);
 
-  return { app, config, connections, store, accounts, hub, socketRoutes };
+  return { app, config, connections, store, accounts, events, hub, socketRoutes };
 }

@@ -99,6 +99,29 @@ export interface Config {
   shutdownGraceMs: number;
   /** Worker processes sharing the port (node:cluster); 1 = this process serves. */
   workers: number;
+
+  /** The same warning on the same camera within this long extends its open safety event. */
+  eventQuietMs: number;
+  /** How often recorded warnings are written to the database, in one batch. */
+  eventFlushMs: number;
+  /** Warning runs waiting to be written, at most (the oldest are dropped and counted). */
+  eventQueueMax: number;
+  /** Frames larger than this get no event snapshot; 0 = no snapshots. */
+  eventSnapshotMaxBytes: number;
+  /** How long events are kept until an admin sets a retention period (PUT /events/retention). */
+  eventRetentionDays: number;
+  /** How often events older than the retention period are deleted. */
+  eventRetentionSweepMs: number;
+  /** Open live event streams (GET /events/stream) per process; more get 503. */
+  eventStreamMaxClients: number;
+  /** A webhook receiver that has not answered within this long has failed the attempt. */
+  webhookTimeoutMs: number;
+  /** Deliveries in flight per webhook. */
+  webhookConcurrency: number;
+  /** Wait before the first retry of a failed delivery; doubled each time (at most an hour). */
+  webhookBackoffMs: number;
+  /** A delivery still failing this long after its event is marked failed. */
+  webhookRetryForMs: number;
 }
 
 export interface RedisClusterSettings {
@@ -270,6 +293,18 @@ export function loadConfig(env: Env = process.env): Config {
     accessRecheckMs: int(env, 'ACCESS_RECHECK_MS', 2000, 100),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
     workers: int(env, 'WORKERS', 1, 1, 64),
+
+    eventQuietMs: int(env, 'EVENT_QUIET_MS', 30_000, 100),
+    eventFlushMs: int(env, 'EVENT_FLUSH_MS', 250, 10, 10_000),
+    eventQueueMax: int(env, 'EVENT_QUEUE_MAX', 10_000, 1, 1_000_000),
+    eventSnapshotMaxBytes: int(env, 'EVENT_SNAPSHOT_MAX_BYTES', 2 * 1024 * 1024, 0, 64 * 1024 * 1024),
+    eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', 30, 1, 36_500),
+    eventRetentionSweepMs: int(env, 'EVENT_RETENTION_SWEEP_MS', 60_000, 100),
+    eventStreamMaxClients: int(env, 'EVENT_STREAM_MAX_CLIENTS', 1000, 1),
+    webhookTimeoutMs: int(env, 'WEBHOOK_TIMEOUT_MS', 5000, 100, 120_000),
+    webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', 2, 1, 64),
+    webhookBackoffMs: int(env, 'WEBHOOK_BACKOFF_MS', 1000, 10),
+    webhookRetryForMs: int(env, 'WEBHOOK_RETRY_FOR_MS', 24 * 3600 * 1000, 0),
   };
   if (config.refreshTokenTtlSec <= config.accessTokenTtlSec) {
     throw new ConfigError('REFRESH_TOKEN_TTL', 'must be longer than ACCESS_TOKEN_TTL');

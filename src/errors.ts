@@ -30,6 +30,7 @@ export const Errors = {
   STORE_UNAVAILABLE: createError('STORE_UNAVAILABLE', 'Frame store unavailable, try again shortly', 503),
   DB_UNAVAILABLE: createError('DB_UNAVAILABLE', 'Accounts database unavailable, try again shortly', 503),
   REDIS_UNAVAILABLE: createError('REDIS_UNAVAILABLE', 'Redis unavailable, try again shortly', 503),
+  STREAMS_FULL: createError('STREAMS_FULL', 'Too many live event streams open, try again shortly', 503),
   INTERNAL: createError('INTERNAL', 'Internal server error', 500),
 } as const;
 

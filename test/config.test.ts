@@ -10,6 +10,7 @@ describe('configuration', () => {
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8000, redisUrl: null, databaseUrl: null, jwtSecretGenerated: true, maxFrameBytes: 8 * 1024 * 1024, viewerTcpNotsentLowat: 128 * 1024,
       previewMaxWidth: 640, previewConcurrency: 1, previewQuality: 70 });
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(c).toMatchObject({ eventQuietMs: 30_000, eventRetentionDays: 30, eventStreamMaxClients: 1000, webhookTimeoutMs: 5000, webhookRetryForMs: 86_400_000 });
   });
 
   it('bounds uploads by default', () => {
@@ -48,6 +49,11 @@ describe('configuration', () => {
     [{ UPLOAD_BODY_TIMEOUT_MS: '0' }, 'UPLOAD_BODY_TIMEOUT_MS'],
     [{ MAX_UPLOADS_PER_USER: '0' }, 'MAX_UPLOADS_PER_USER'],
     [{ LINGER_MS: '600000' }, 'LINGER_MS'],
+    [{ EVENT_QUIET_MS: '50' }, 'EVENT_QUIET_MS'],
+    [{ EVENT_FLUSH_MS: '60000' }, 'EVENT_FLUSH_MS'],
+    [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
+    [{ WEBHOOK_CONCURRENCY: '0' }, 'WEBHOOK_CONCURRENCY'],
+    [{ WEBHOOK_TIMEOUT_MS: 'soon' }, 'WEBHOOK_TIMEOUT_MS'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {

@@ -54,6 +54,16 @@ export function requireAuth(authenticator: Authenticator): Guard {
   };
 }
 
+/**
+ * requireAuth for the few HTTP routes a browser opens without being able to set headers (an
+ * EventSource, an <img src>): the token may also come as `?token=` (never logged).
+ */
+export function requireAuthOrQueryToken(authenticator: Authenticator): Guard {
+  return async (request: FastifyRequest) => {
+    request.principal = await authenticator.authenticate(socketToken(request.headers, request.query));
+  };
+}
+
 /** After requireAuth: only admins (canManage) pass; others get 403 FORBIDDEN. */
 export async function requireAdmin(request: FastifyRequest): Promise<void> {
   if (!request.principal) throw new Errors.MISSING_TOKEN();

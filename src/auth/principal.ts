@@ -27,6 +27,11 @@ export function canUploadAny(p: Principal): boolean {
   return p.role === 'admin' || p.role === 'model_manager';
 }
 
+/** May acknowledge, mark false positive or resolve the site's safety events (guests only read them). */
+export function canReview(p: Principal, label: string): boolean {
+  return canWatch(p, label) && p.role !== 'guest';
+}
+
 export function canManage(p: Principal): boolean {
   return p.role === 'admin';
 }

@@ -1,6 +1,7 @@
 // Producer endpoints (DESIGN.md §2): POST /frames (multipart) and WS /ws/frames (one message a frame).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import type { FrameFields } from '../frames/frame.js';
 import type { FrameStore } from '../frames/store.js';
 import { OK_REPLY, splitMessage } from '../frames/wire.js';
 import type { Authenticator } from '../auth/authenticator.js';
@@ -16,12 +17,22 @@ import { RejectionLog, type Rejection } from './rejection-log.js';
 import { UploadSlots, type SlotRefusal } from './upload-slots.js';
 import { METADATA_FIELDS, UploadProblems, validateUpload, type RawUpload, type UploadLimits } from './validate.js';
 
+/** A frame the upload path has stored, as it hands it on (metrics, the safety event recorder). */
+export interface StoredUpload {
+  label: string;
+  key: string;
+  fields: FrameFields;
+  /** Its entry id in the frame store. */
+  id: string;
+}
+
 export interface IngestDeps {
   config: Config;
   store: FrameStore;
   authenticator: Authenticator;
   requireAuth: Guard;
-  onStored?: () => void;
+  /** Called once per stored frame, synchronously, before the producer is answered: must not block. */
+  onStored?: (frame: StoredUpload) => void;
 }
 
 /**
@@ -53,12 +64,13 @@ async function storeUpload(deps: IngestDeps, limits: UploadLimits, principal: Pr
   if (!canUploadAny(principal)) throw new Errors.UPLOAD_FORBIDDEN(principal.role);
   const { label, key, fields } = validateUpload(raw, image, limits, problems);
   if (!canUpload(principal, label)) throw new Errors.SITE_FORBIDDEN(label);
+  let id: string;
   try {
-    await deps.store.append(label, key, fields);
+    id = await deps.store.append(label, key, fields);
   } catch (err) {
     throw frameStoreError(err);
   }
-  deps.onStored?.();
+  deps.onStored?.({ label, key, fields, id });
 }
 
 const error = (description: string) => ({ $ref: 'Error#', description });
