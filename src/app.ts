@@ -4,7 +4,6 @@
 // build it the same way and listen on a random port.
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
-import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -21,6 +20,10 @@ import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, METADATA_ALLOWANCE } from './ingest/routes.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { requireAuth } from './auth/guard.js';
+import { ClientLimits } from './edge/limits.js';
+import { createServer } from './edge/server.js';
+import { registerBrowserSecurity } from './edge/browser-security.js';
+import { readTls, reloadTls, warnIfExpiring } from './edge/tls.js';
 
 export interface Service {
   app: FastifyInstance;
@@ -29,6 +32,10 @@ export interface Service {
   store: FrameStore;
   accounts: Accounts;
   hub: Hub;
+  /** What each client address and user holds (connections, sockets, requests). */
+  limits: ClientLimits;
+  /** Reads TLS_CERT/TLS_KEY again for new connections (SIGHUP); false when not reloaded. */
+  reloadTls(): boolean;
 }
 
 export interface BuildOptions {
@@ -40,12 +47,23 @@ export interface BuildOptions {
   dbSchema?: string;
 }
 
+/** How long a socket closed by a shutdown may take to answer the close frame before it is cut. */
+const CLOSE_ANSWER_WAIT_MS = 1000;
+
 /** Never log a token: sockets may carry it as ?token=. */
 export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
 }
 
+/** Secrets that a log call might be handed by mistake: pino writes them as [redacted]. */
+const REDACTED_LOG_PATHS = [
+  'password', '*.password', 'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
+  'authorization', '*.authorization', '*.headers.authorization', '*.headers.cookie',
+];
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<Service> {
+  const tlsFiles = readTls(config); // ConfigError (naming the setting) before anything is opened
+  const limits = new ClientLimits(config);
   const app = Fastify({
     logger: opts.logger ?? {
       level: config.logLevel,
@@ -53,7 +71,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       serializers: {
         req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactToken(req.url), ip: req.ip }),
       },
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     },
+    serverFactory: (handler) => createServer(config, tlsFiles, limits, handler),
     trustProxy: config.trustProxy,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
   });
@@ -68,9 +88,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return reply.code(r.status).send({ detail: r.detail, code: r.code });
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found', code: 'NOT_FOUND' }));
-  if (config.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, credentials: false });
-  }
+  if (tlsFiles) warnIfExpiring(tlsFiles, app.log);
+  await registerBrowserSecurity(app, config);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Frame streaming service', version: '0.1.0', description: 'Live annotated frames from site cameras.' },
@@ -115,7 +134,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or npm run install): ' +
       'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
   }
-  const metrics = new Metrics(hub);
+  const metrics = new Metrics(hub, { watchedSockets: () => accounts!.authenticator.watching, limits });
 
   await app.register(websocket, {
     options: { maxPayload: config.maxFrameBytes + METADATA_ALLOWANCE, perMessageDeflate: false },
@@ -124,11 +143,16 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       hub.close();
       for (const client of app.websocketServer.clients) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
       app.websocketServer.close(); // no new upgrades on connections still open
+      // A peer that does not answer the close frame must not hold the shutdown (ws waits 30 s).
+      setTimeout(() => {
+        for (const client of app.websocketServer.clients) client.terminate();
+      }, CLOSE_ANSWER_WAIT_MS).unref();
       done();
     },
   });
 
-  // --- routes
+  // --- routes (the per-user limits are application hooks, so they come first)
+  limits.register(app);
   const guard = requireAuth(accounts.authenticator);
   await app.register(accounts.routes);
   await app.register(async (scope) => {
@@ -149,5 +173,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await observabilityRoutes(scope, { store, hub, metrics, pingAccounts: () => connections.pingDatabase() });
   });
 
-  return { app, config, connections, store, accounts, hub };
+  const reload = () => reloadTls(app.server as unknown as import('node:tls').Server, config, app.log);
+  return { app, config, connections, store, accounts, hub, limits, reloadTls: reload };
 }

@@ -1,6 +1,7 @@
 // The one place that reads the environment. Every other module receives a Config.
 // A bad value stops start-up with a ConfigError that names the setting.
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export class ConfigError extends Error {
@@ -71,6 +72,22 @@ export interface Config {
   /** How often each process rechecks what open sockets may see (a fallback to pushed changes). */
   accessRecheckMs: number;
   shutdownGraceMs: number;
+
+  /** TCP connections (HTTP and WebSocket alike) from one peer address; 0 = no limit. Not applied with trustProxy. */
+  maxConnectionsPerAddress: number;
+  /** Open WebSockets per user (viewers and producers); more are closed with 1013; 0 = no limit. */
+  maxSocketsPerUser: number;
+  /** HTTP requests in flight per user; more get 429; 0 = no limit. */
+  maxRequestsPerUser: number;
+  /** Largest request line and headers, bytes (Node's maxHeaderSize); larger get 431. */
+  maxHeaderBytes: number;
+  /** A request's headers must have arrived this long after it started (slowloris). */
+  headersTimeoutMs: number;
+  /** A whole request, headers and body, must have arrived within this. */
+  requestTimeoutMs: number;
+  /** TLS served directly: PEM certificate (chain) and key files; both or neither. */
+  tlsCert: string | null;
+  tlsKey: string | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -116,6 +133,19 @@ function url(env: Env, name: string, protocols: string[]): string | null {
     throw new ConfigError(name, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   }
   return raw;
+}
+
+/** A readable file's path (resolved), or null when unset. Its content is checked where it is used. */
+function file(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const p = path.resolve(raw);
+  try {
+    fs.accessSync(p, fs.constants.R_OK);
+  } catch {
+    throw new ConfigError(name, `cannot read ${p}`);
+  }
+  return p;
 }
 
 /** A connection URL fit for logs and error messages: the password is masked. */
@@ -190,9 +220,25 @@ export function loadConfig(env: Env = process.env): Config {
     labelsRateWindowMs: int(env, 'LABELS_RATE_WINDOW_MS', 60_000, 1000),
     accessRecheckMs: int(env, 'ACCESS_RECHECK_MS', 2000, 100),
     shutdownGraceMs: int(env, 'SHUTDOWN_GRACE_MS', 10_000, 0),
+
+    maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0),
+    maxSocketsPerUser: int(env, 'MAX_SOCKETS_PER_USER', 256, 0),
+    maxRequestsPerUser: int(env, 'MAX_REQUESTS_PER_USER', 32, 0),
+    maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100),
+    tlsCert: file(env, 'TLS_CERT'),
+    tlsKey: file(env, 'TLS_KEY'),
   };
   if (config.refreshTokenTtlSec <= config.accessTokenTtlSec) {
     throw new ConfigError('REFRESH_TOKEN_TTL', 'must be longer than ACCESS_TOKEN_TTL');
+  }
+  // Node refuses a headers timeout longer than the request timeout.
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS', `must not be longer than REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw new ConfigError(config.tlsCert ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together: set both or neither');
   }
   return config;
 }

@@ -14,6 +14,7 @@ export const Errors = {
   WRONG_PASSWORD: createError('WRONG_PASSWORD', 'Current password is wrong', 401),
   FORBIDDEN: createError('FORBIDDEN', '%s', 403),
   SITE_FORBIDDEN: createError('SITE_FORBIDDEN', "Not allowed to access site '%s'", 403),
+  ORIGIN_FORBIDDEN: createError('ORIGIN_FORBIDDEN', "Pages from origin '%s' may not open sockets here (CORS_ORIGINS)", 403),
   NOT_FOUND: createError('NOT_FOUND', '%s', 404),
   DUPLICATE: createError('DUPLICATE', '%s', 409),
   PAYLOAD_TOO_LARGE: createError('PAYLOAD_TOO_LARGE', '%s', 413),
@@ -56,6 +57,7 @@ export const CloseReason = {
   RECEIVE_TIMEOUT: 'Receive timeout',
   SHUTDOWN: 'Server shutting down',
   TOO_MANY_VIEWERS: 'Too many viewers',
+  TOO_MANY_SOCKETS: 'Too many connections for this user',
   STORE_UNAVAILABLE: 'Frame store unavailable',
   SERVICE_UNAVAILABLE: 'Service unavailable',
 } as const;

@@ -15,6 +15,10 @@ try {
 }
 
 const service = await buildApp(config).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(`Configuration error: ${err.message}`); // a TLS file that is not what it should be
+    process.exit(2);
+  }
   console.error(`Could not start: ${(err as Error).message}`);
   process.exit(1);
 });
@@ -34,11 +38,18 @@ if (admin.created) {
   }
 }
 
-closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
+// With TLS, SIGHUP reloads the certificate (a renewal) instead of stopping the service.
+if (config.tlsCert) process.on('SIGHUP', () => service.reloadTls());
+closeWithGrace({ delay: config.shutdownGraceMs, skip: config.tlsCert ? ['SIGHUP'] : [] }, async ({ signal, err }) => {
   if (err) log.error({ err }, 'closing after an error');
   else log.info({ signal }, 'shutting down');
   await app.close();
 });
 
-await app.listen({ host: config.host, port: config.port });
+// The server is made by edge/server.ts, so Fastify cannot tell that it speaks TLS: say it here.
+await app.listen({
+  host: config.host,
+  port: config.port,
+  listenTextResolver: (address) => `Server listening at ${config.tlsCert ? address.replace(/^http:/, 'https:') : address}`,
+});
 log.info(`frame store: ${service.store.kind}; accounts: ${config.databaseUrl ? 'PostgreSQL' : 'SQLite'}; docs at /docs`);

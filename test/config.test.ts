@@ -6,6 +6,10 @@ describe('configuration', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({ host: '127.0.0.1', port: 8000, redisUrl: null, databaseUrl: null, jwtSecretGenerated: true, maxFrameBytes: 8 * 1024 * 1024, viewerTcpNotsentLowat: 128 * 1024 });
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(c).toMatchObject({
+      maxConnectionsPerAddress: 256, maxSocketsPerUser: 256, maxRequestsPerUser: 32, maxHeaderBytes: 16384,
+      headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, tlsCert: null, tlsKey: null, corsOrigins: [],
+    });
   });
 
   it.each([
@@ -24,6 +28,10 @@ describe('configuration', () => {
     [{ ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '600' }, 'REFRESH_TOKEN_TTL'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '-1' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '100000000' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
+    [{ MAX_CONNECTIONS_PER_ADDRESS: 'many' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
+    [{ MAX_HEADER_BYTES: '100' }, 'MAX_HEADER_BYTES'],
+    [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, 'HEADERS_TIMEOUT_MS'],
+    [{ TLS_CERT: '/nonexistent/cert.pem', TLS_KEY: '/nonexistent/key.pem' }, 'TLS_CERT'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {
