@@ -17,7 +17,9 @@ export const COMMAND_TIMEOUT_MS = 5000;
 const BASE_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 1,
-  retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+  // Reconnect attempts back off to one a second: a Redis that is back is used again within about a
+  // second (uploads succeed again within two), and a dead one costs one failed connect a second.
+  retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 1000),
   // No resend after a reconnect: the caller was already told the command failed.
   autoResendUnfulfilledCommands: false,
   commandTimeout: COMMAND_TIMEOUT_MS,
