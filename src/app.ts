@@ -136,10 +136,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   }
   const metrics = new Metrics(hub, { watchedSockets: () => accounts!.authenticator.watching, limits });
 
+  // Requests under way when a shutdown begins (an upload) are finished, then their connections
+  // closed: told so in the reply, and closed once idle if the client keeps them anyway, instead of
+  // holding the shutdown for a keep-alive timeout.
+  let shuttingDown = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   await app.register(websocket, {
     options: { maxPayload: config.maxFrameBytes + METADATA_ALLOWANCE, perMessageDeflate: false },
     // Shutdown: viewers and producers are told 1001 and may reconnect to another instance.
     preClose(done) {
+      shuttingDown = true;
+      setInterval(() => app.server.closeIdleConnections(), 100).unref();
       hub.close();
       for (const client of app.websocketServer.clients) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
       app.websocketServer.close(); // no new upgrades on connections still open

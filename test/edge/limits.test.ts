@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type TestService } from '../helpers/service.js';
 import { call, eventually, rawConnection, type RawConnection } from '../helpers/http.js';
-import { connect, defaultMeta, jpeg, postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, jpeg, multipartBody, postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
 
 // One service for the per-user limits, one for the per-address limit (the test's own 127.0.0.1
 // connections count against it too).
@@ -96,20 +96,10 @@ describe('HTTP requests in flight per user', () => {
     const other = await svc.token('other-inflight', 'model_manager', [label]);
 
     // An upload whose body is still arriving holds the user's one request slot.
-    const boundary = 'b0undary';
-    const head = Object.entries({ label, key: 'cam', ...defaultMeta })
-      .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`).join('');
-    const body = Buffer.concat([
-      Buffer.from(`${head}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
-      jpeg(1, 2048),
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
+    const { body, contentType } = multipartBody({ label, key: 'cam', ...defaultMeta }, jpeg(1, 2048));
     const slow = await rawConnection(svc.url);
     await slow.connected;
-    slow.socket.write(
-      `POST /frames HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${cam}\r\n` +
-      `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
-    );
+    slow.socket.write(`POST /frames HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${cam}\r\nContent-Type: ${contentType}\r\nContent-Length: ${body.length}\r\n\r\n`);
     slow.socket.write(body.subarray(0, 100));
     await eventually(() => svc.limits.requests.total === 1, 2000, 'the upload counted');
 

@@ -58,6 +58,19 @@ export async function postFrame(
   return { status: res.status, body, headers: res.headers };
 }
 
+/** A multipart/form-data body for POST /frames, for tests that send it by hand (trickled, cut short). */
+export function multipartBody(fields: UploadFields, image: Buffer, boundary = 'test-boundary-5f1c'): { body: Buffer; contentType: string } {
+  const parts = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
+  const body = Buffer.concat([
+    Buffer.from(`${parts.join('')}--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="frame.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    image,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
 export function frameMessage(header: object, image: Buffer): Buffer {
   return Buffer.concat([Buffer.from(JSON.stringify(header)), DELIM, image]);
 }

@@ -39,13 +39,14 @@ export function built(): boolean {
 }
 
 /**
- * Starts the service with `env` (plus PATH and HOME; LOG_LEVEL info unless given, PORT 0 unless
- * given) and resolves once it listens (its "Server listening at" line names the address).
+ * Starts the service with `env` (plus PATH and HOME; PORT 0 unless given) and resolves once it
+ * listens (its "Server listening at" line names the address).
  */
 export async function startProcess(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<ServiceProcess> {
   if (!built()) throw new Error(`${MAIN} is missing: run npm run build`);
   const child = spawn(process.execPath, [...NODE_FLAGS, MAIN], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'info', PORT: '0', ...env },
+    // Its "Server listening" line is logged at info: the level is info unless more was asked for.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', ...env, LOG_LEVEL: env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace' ? env.LOG_LEVEL : 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
