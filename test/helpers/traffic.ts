@@ -19,8 +19,8 @@ export interface Producer {
   stop(): Promise<void>;
 }
 
-/** Uploads frames of `cam` (seq 1, 2, ...) every `everyMs` over POST /frames, one at a time. */
-export function httpProducer(url: string, token: string, label: string, key: string, cam: number, everyMs = 100): Producer {
+/** Uploads frames of `cam` (seq 1, 2, ...) of `bytes` every `everyMs` over POST /frames, one at a time. */
+export function httpProducer(url: string, token: string, label: string, key: string, cam: number, everyMs = 100, bytes = 256): Producer {
   const attempts: Attempt[] = [];
   let running = true;
   const loop = (async () => {
@@ -29,7 +29,7 @@ export function httpProducer(url: string, token: string, label: string, key: str
       let status = 0;
       let code: string | undefined;
       try {
-        const r = await postFrame(url, token, { label, key, ...defaultMeta }, jpeg(seq, 256, cam));
+        const r = await postFrame(url, token, { label, key, ...defaultMeta }, jpeg(seq, bytes, cam));
         status = r.status;
         code = typeof r.body === 'object' && r.body ? r.body.code : undefined;
       } catch {
@@ -125,4 +125,37 @@ export function percentile(values: number[], p: number): number {
 export function report(what: string, figures: Record<string, string | number>): void {
   const text = Object.entries(figures).map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : v}`).join(' ');
   console.log(`[figures] ${what}: ${text}`);
+}
+
+/** The service's Prometheus metrics as name{labels} → value. */
+export async function metricsOf(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+/** The service's resident and heap memory, MB. */
+export async function memoryOf(url: string): Promise<{ rssMb: number; heapMb: number }> {
+  const m = await metricsOf(url);
+  return { rssMb: (m.get('process_resident_memory_bytes') ?? NaN) / 2 ** 20, heapMb: (m.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20 };
+}
+
+/**
+ * Frames a viewer missed: per camera (index = the producer's camera number), the sequence numbers
+ * between the first it received and the last one acknowledged to the producer that it lacks.
+ */
+export function missedFrames(client: Client, producers: Producer[]): number {
+  const byCam = seqsByCamera(client);
+  let missed = 0;
+  producers.forEach((p, cam) => {
+    const got = new Set(byCam.get(cam) ?? []);
+    const first = Math.min(...got);
+    for (const a of p.attempts) if (a.status === 200 && a.seq >= first && !got.has(a.seq)) missed++;
+  });
+  return missed;
 }
