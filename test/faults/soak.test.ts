@@ -155,6 +155,16 @@ describe.skipIf(!built() || !fs.existsSync(path.join(BENCH_DIR, 'framebench.mjs'
     const xs = steady.map((s) => s.t / 60);
     const heapSlope = slope(xs, steady.map((s) => s.heapMb));
     const rssSlope = slope(xs, steady.map((s) => s.rssMb));
+    // The heap between collections holds garbage too: the lowest reading of each 30 s is what is
+    // retained, and its slope is the trend a leak would show.
+    const floors: Array<{ t: number; heapMb: number }> = [];
+    for (const s of steady) {
+      const w = Math.floor(s.t / 30);
+      const f = floors.find((x) => Math.floor(x.t / 30) === w);
+      if (!f) floors.push({ t: s.t, heapMb: s.heapMb });
+      else if (s.heapMb < f.heapMb) Object.assign(f, { heapMb: s.heapMb });
+    }
+    const floorSlope = floors.length >= 3 ? slope(floors.map((f) => Math.floor(f.t / 30) * 0.5), floors.map((f) => f.heapMb)) : NaN;
     expect(steady.length).toBeGreaterThanOrEqual(5);
     expect(fb.duplicates).toBe(0);
     expect(fb.post_errors).toBe(0);
@@ -165,6 +175,7 @@ describe.skipIf(!built() || !fs.existsSync(path.join(BENCH_DIR, 'framebench.mjs'
     report(`soak ${SECONDS} s`, {
       samples: samples.length,
       heap_mb_first: steady[0]!.heapMb, heap_mb_last: steady.at(-1)!.heapMb, heap_slope_mb_per_min: heapSlope,
+      heap_floor_slope_mb_per_min: floorSlope, heap_floors_mb: floors.map((f) => f.heapMb.toFixed(1)).join('/'),
       rss_mb_first: steady[0]!.rssMb, rss_mb_last: steady.at(-1)!.rssMb, rss_max_mb: Math.max(...samples.map((s) => s.rssMb)), rss_slope_mb_per_min: rssSlope,
       churned_viewers: churned, framebench_posted: fb.frames_posted, delivered_pct: fb.delivery_ratio * 100, duplicates: fb.duplicates,
       p50_ms: fb.latency_ms.p50, p99_ms: fb.latency_ms.p99,
