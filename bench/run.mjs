@@ -351,6 +351,8 @@ async function startServer(side, store, tag, { extraEnv = {}, workers = 1 } = {}
       ADMIN_USERNAME: 'admin', ADMIN_PASSWORD: password,
       DATA_DIR: fs.mkdtempSync(path.join(work, 'data-')), LOG_LEVEL: 'warn',
       LOGIN_MAX_FAILURES: '1000', LABELS_RATE_MAX: '100000',
+      // Every client of the bench comes from one address with one token (1000 viewers in a row).
+      MAX_CONNECTIONS_PER_ADDRESS: '0', MAX_SOCKETS_PER_USER: '0',
     };
     if (redis) env.REDIS_URL = redis.url;
     if (store === 'cluster') env.REDIS_CLUSTER_NODES = redisCluster.nodes;

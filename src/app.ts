@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
-import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import type { Config } from './config.js';
 import { Close, CloseReason, rateLimited } from './errors.js';
@@ -27,6 +26,10 @@ import { readableLogStream } from './observability/log-format.js';
 import { registerOpenApi } from './docs/openapi.js';
 import { asyncapiRoute } from './docs/asyncapi.js';
 import { requireAuth } from './auth/guard.js';
+import { ClientLimits } from './edge/limits.js';
+import { createServer } from './edge/server.js';
+import { registerBrowserSecurity } from './edge/browser-security.js';
+import { readTls, reloadTls, warnIfExpiring } from './edge/tls.js';
 import { viewerRoutes } from './web/serve.js';
 
 export interface Service {
@@ -37,6 +40,10 @@ export interface Service {
   accounts: Accounts;
   events: SafetyEvents;
   hub: Hub;
+  /** What each client address and user holds (connections, sockets, requests). */
+  limits: ClientLimits;
+  /** Reads TLS_CERT/TLS_KEY again for new connections (SIGHUP); false when not reloaded. */
+  reloadTls(): boolean;
   /** URLs of the WebSocket routes, as registered (the AsyncAPI document's test checks it against them). */
   socketRoutes: readonly string[];
 }
@@ -69,12 +76,23 @@ export function requestId(req: { headers: Record<string, string | string[] | und
  */
 const QUIET_ROUTES = new Set(['POST /frames', 'POST /login', 'GET /me']);
 
+/** How long a socket closed by a shutdown may take to answer the close frame before it is cut. */
+const CLOSE_ANSWER_WAIT_MS = 1000;
+
 /** Never log a token: sockets may carry it as ?token=. */
 export function redactToken(url: string): string {
   return url.replace(/([?&]token=)[^&]*/gi, '$1[redacted]');
 }
 
+/** Secrets that a log call might be handed by mistake: pino writes them as [redacted]. */
+const REDACTED_LOG_PATHS = [
+  'password', '*.password', 'token', '*.token', 'access_token', '*.access_token', 'refresh_token', '*.refresh_token',
+  'authorization', '*.authorization', '*.headers.authorization', '*.headers.cookie',
+];
+
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<Service> {
+  const tlsFiles = readTls(config); // ConfigError (naming the setting) before anything is opened
+  const limits = new ClientLimits(config);
   // Every error reply, whoever raised it: {detail, code} (and the list of problems when validation found several).
   const sendError = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     const r = httpReply(err);
@@ -91,7 +109,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       serializers: {
         req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactToken(req.url), ip: req.ip }),
       },
+      redact: { paths: REDACTED_LOG_PATHS, censor: '[redacted]' },
     },
+    serverFactory: (handler) => createServer(config, tlsFiles, limits, handler),
     trustProxy: config.trustProxy,
     // Every log line of a request carries its id (reqId): the proxy's X-Request-Id, or a new one.
     requestIdHeader: false,
@@ -117,9 +137,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
   app.setErrorHandler(sendError);
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found', code: 'NOT_FOUND' }));
-  if (config.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.corsOrigins.includes('*') ? true : config.corsOrigins, credentials: false });
-  }
+  if (tlsFiles) warnIfExpiring(tlsFiles, app.log);
+  await registerBrowserSecurity(app, config);
   await registerOpenApi(app);
   refuseMissingHost(app);
   handleUnreadBodies(app, { lingerMs: config.lingerMs, lingerMaxBytes: config.lingerMaxBytes, maxLingering: config.maxConcurrentUploads });
@@ -171,7 +190,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     app.log.warn('VIEWER_TCP_NOTSENT_LOWAT cannot be applied (native addon not built: run npm ci, or npm run install): ' +
       'slow viewers get frames as old as the kernel buffers hold unless net.ipv4.tcp_notsent_lowat is set (README, Deployment notes)');
   }
-  const metrics = new Metrics(hub);
+  const metrics = new Metrics(hub, { watchedSockets: () => accounts!.authenticator.watching, limits });
+
+  // Requests under way when a shutdown begins (an upload) are finished, then their connections
+  // closed: told so in the reply, and closed once idle if the client keeps them anyway, instead of
+  // holding the shutdown for a keep-alive timeout.
+  let shuttingDown = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
   events.registerMetrics(metrics.registry);
 
   await app.register(websocket, {
@@ -186,14 +213,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     },
     // Shutdown: viewers and producers are told 1001 and may reconnect to another instance.
     preClose(done) {
+      shuttingDown = true;
+      setInterval(() => app.server.closeIdleConnections(), 100).unref();
       hub.close();
       for (const client of app.websocketServer.clients) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
       app.websocketServer.close(); // no new upgrades on connections still open
+      // A peer that does not answer the close frame must not hold the shutdown (ws waits 30 s).
+      setTimeout(() => {
+        for (const client of app.websocketServer.clients) client.terminate();
+      }, CLOSE_ANSWER_WAIT_MS).unref();
       done();
     },
   });
 
-  // --- routes
+  // --- routes (the per-user limits are application hooks, so they come first)
+  limits.register(app);
   const guard = requireAuth(accounts.authenticator);
   await app.register(accounts.routes);
   await app.register(events.routes);
@@ -222,5 +256,6 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // The browser viewer at / (its own routes are hash routes: no path of the API is shadowed).
   await viewerRoutes(app, app.log);
 
-  return { app, config, connections, store, accounts, events, hub, socketRoutes };
+  const reload = () => reloadTls(app.server as unknown as import('node:tls').Server, config, app.log);
+  return { app, config, connections, store, accounts, events, hub, socketRoutes, limits, reloadTls: reload };
 }

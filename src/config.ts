@@ -122,6 +122,22 @@ export interface Config {
   webhookBackoffMs: number;
   /** A delivery still failing this long after its event is marked failed. */
   webhookRetryForMs: number;
+
+  /** TCP connections (HTTP and WebSocket alike) from one peer address; 0 = no limit. Not applied with trustProxy. */
+  maxConnectionsPerAddress: number;
+  /** Open WebSockets per user (viewers and producers); more are closed with 1013; 0 = no limit. */
+  maxSocketsPerUser: number;
+  /** HTTP requests in flight per user; more get 429; 0 = no limit. */
+  maxRequestsPerUser: number;
+  /** Largest request line and headers, bytes (Node's maxHeaderSize); larger get 431. */
+  maxHeaderBytes: number;
+  /** A request's headers must have arrived this long after it started (slowloris). */
+  headersTimeoutMs: number;
+  /** A whole request, headers and body, must have arrived within this. */
+  requestTimeoutMs: number;
+  /** TLS served directly: PEM certificate (chain) and key files; both or neither. */
+  tlsCert: string | null;
+  tlsKey: string | null;
 }
 
 export interface RedisClusterSettings {
@@ -203,6 +219,19 @@ function redisCluster(env: Env): RedisClusterSettings | null {
     }
   }
   return out;
+}
+
+/** A readable file's path (resolved), or null when unset. Its content is checked where it is used. */
+function file(env: Env, name: string): string | null {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const p = path.resolve(raw);
+  try {
+    fs.accessSync(p, fs.constants.R_OK);
+  } catch {
+    throw new ConfigError(name, `cannot read ${p}`);
+  }
+  return p;
 }
 
 /** A connection URL fit for logs and error messages: the password is masked. */
@@ -305,6 +334,15 @@ export function loadConfig(env: Env = process.env): Config {
     webhookConcurrency: int(env, 'WEBHOOK_CONCURRENCY', 2, 1, 64),
     webhookBackoffMs: int(env, 'WEBHOOK_BACKOFF_MS', 1000, 10),
     webhookRetryForMs: int(env, 'WEBHOOK_RETRY_FOR_MS', 24 * 3600 * 1000, 0),
+
+    maxConnectionsPerAddress: int(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0),
+    maxSocketsPerUser: int(env, 'MAX_SOCKETS_PER_USER', 256, 0),
+    maxRequestsPerUser: int(env, 'MAX_REQUESTS_PER_USER', 32, 0),
+    maxHeaderBytes: int(env, 'MAX_HEADER_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    headersTimeoutMs: int(env, 'HEADERS_TIMEOUT_MS', 10_000, 100),
+    requestTimeoutMs: int(env, 'REQUEST_TIMEOUT_MS', 30_000, 100),
+    tlsCert: file(env, 'TLS_CERT'),
+    tlsKey: file(env, 'TLS_KEY'),
   };
   if (config.refreshTokenTtlSec <= config.accessTokenTtlSec) {
     throw new ConfigError('REFRESH_TOKEN_TTL', 'must be longer than ACCESS_TOKEN_TTL');
@@ -316,6 +354,13 @@ export function loadConfig(env: Env = process.env): Config {
     // Each worker would keep its own frames in memory: a viewer would see only the uploads that
     // reached its own worker, and sessions' ends would not reach the others at once.
     throw new ConfigError('WORKERS', 'more than one worker needs REDIS_URL or REDIS_CLUSTER_NODES: without Redis each worker keeps its own frames');
+  }
+  // Node refuses a headers timeout longer than the request timeout.
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_MS', `must not be longer than REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw new ConfigError(config.tlsCert ? 'TLS_KEY' : 'TLS_CERT', 'TLS_CERT and TLS_KEY go together: set both or neither');
   }
   return config;
 }

@@ -49,6 +49,11 @@ export function databaseError(err: unknown, always = false): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** The accounts database could not be reached (an error made by databaseError). */
+export function isDbUnavailable(err: unknown): boolean {
+  return (err as DriverError | null)?.code === 'DB_UNAVAILABLE';
+}
+
 /** A failed Redis call of the accounts side (login limits, session news): 503 REDIS_UNAVAILABLE. */
 export function redisError(err: unknown): Error {
   if (isCatalogueError(err)) return err;

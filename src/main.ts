@@ -27,6 +27,10 @@ if (config.workers > 1 && cluster.isPrimary) {
 
 async function serve(config: Config): Promise<void> {
   const service = await buildApp(config).catch((err: unknown) => {
+    if (err instanceof ConfigError) {
+      console.error(`Configuration error: ${err.message}`); // a TLS file that is not what it should be
+      process.exit(2);
+    }
     console.error(`Could not start: ${(err as Error).message}`);
     process.exit(1);
   });
@@ -42,11 +46,15 @@ async function serve(config: Config): Promise<void> {
     else log.info({ signal }, 'shutting down');
     await app.close();
   };
+  // With TLS, SIGHUP reloads the certificate (a renewal) instead of stopping the service (with
+  // workers, the primary passes it on to each).
+  const hup: ('SIGHUP')[] = config.tlsCert ? ['SIGHUP'] : [];
+  if (config.tlsCert) process.on('SIGHUP', () => service.reloadTls());
   if (cluster.isPrimary) {
-    closeWithGrace({ delay: config.shutdownGraceMs }, close);
+    closeWithGrace({ delay: config.shutdownGraceMs, skip: hup }, close);
   } else {
     // A worker's signals are handled once (the primary and a terminal may both send one).
-    const grace = closeWithGrace({ delay: config.shutdownGraceMs, skip: ['SIGINT', 'SIGTERM'] }, close);
+    const grace = closeWithGrace({ delay: config.shutdownGraceMs, skip: ['SIGINT', 'SIGTERM', ...hup] }, close);
     onWorkerShutdown((why) => {
       log.info({ why }, 'worker shutting down');
       void grace.close();
@@ -54,7 +62,12 @@ async function serve(config: Config): Promise<void> {
   }
 
   try {
-    await app.listen({ host: config.host, port: config.port });
+    // The server is made by edge/server.ts, so Fastify cannot tell that it speaks TLS: say it here.
+    await app.listen({
+      host: config.host,
+      port: config.port,
+      listenTextResolver: (address) => `Server listening at ${config.tlsCert ? address.replace(/^http:/, 'https:') : address}`,
+    });
   } catch (err) {
     console.error(`Could not start: ${listenFailure(err, config)}`);
     await app.close();

@@ -115,6 +115,11 @@ export async function runPrimary(config: Config): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // SIGHUP: with TLS each worker reloads its certificate; without, it stops the service like SIGTERM.
+  process.on('SIGHUP', () => {
+    if (!config.tlsCert) return shutdown('SIGHUP');
+    for (const w of Object.values(cluster.workers ?? {})) if (w && !w.isDead()) w.process.kill('SIGHUP');
+  });
 
   for (let slot = 0; slot < config.workers; slot++) start(slot);
   log.info({ workers: config.workers, port: config.port }, `started ${config.workers} workers`);

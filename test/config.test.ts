@@ -11,6 +11,10 @@ describe('configuration', () => {
       previewMaxWidth: 640, previewConcurrency: 1, previewQuality: 70 });
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
     expect(c).toMatchObject({ eventQuietMs: 30_000, eventRetentionDays: 30, eventStreamMaxClients: 1000, webhookTimeoutMs: 5000, webhookRetryForMs: 86_400_000 });
+    expect(c).toMatchObject({
+      maxConnectionsPerAddress: 256, maxSocketsPerUser: 256, maxRequestsPerUser: 32, maxHeaderBytes: 16384,
+      headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, tlsCert: null, tlsKey: null, corsOrigins: [],
+    });
   });
 
   it('bounds uploads by default', () => {
@@ -54,6 +58,10 @@ describe('configuration', () => {
     [{ EVENT_RETENTION_DAYS: '0' }, 'EVENT_RETENTION_DAYS'],
     [{ WEBHOOK_CONCURRENCY: '0' }, 'WEBHOOK_CONCURRENCY'],
     [{ WEBHOOK_TIMEOUT_MS: 'soon' }, 'WEBHOOK_TIMEOUT_MS'],
+    [{ MAX_CONNECTIONS_PER_ADDRESS: 'many' }, 'MAX_CONNECTIONS_PER_ADDRESS'],
+    [{ MAX_HEADER_BYTES: '100' }, 'MAX_HEADER_BYTES'],
+    [{ HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '10000' }, 'HEADERS_TIMEOUT_MS'],
+    [{ TLS_CERT: '/nonexistent/cert.pem', TLS_KEY: '/nonexistent/key.pem' }, 'TLS_CERT'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {

@@ -4,7 +4,7 @@
 // (account-events.ts) drop what changed at once, and an age limit on cached entries catches what a
 // push could not tell.
 import { Errors } from '../errors.js';
-import { databaseError } from '../error-mapping.js';
+import { databaseError, isDbUnavailable } from '../error-mapping.js';
 import { Lru } from '../lib/lru.js';
 import type { Logger } from '../lib/log.js';
 import { principalOf, type Principal, type UserRecord } from './principal.js';
@@ -109,7 +109,15 @@ export class SessionAuthenticator implements Authenticator {
     let p = this.inflight.get(id);
     if (!p) {
       p = this.loadUsers([id])
-        .then((m) => m.get(id) ?? null)
+        .then(
+          (m) => m.get(id) ?? null,
+          (err: unknown) => {
+            // The database cannot be asked: nothing can change the user meanwhile, so the last
+            // known record stands (producers keep uploading through a database restart).
+            if (c && isDbUnavailable(err)) return c.user;
+            throw err;
+          },
+        )
         .finally(() => this.inflight.delete(id));
       this.inflight.set(id, p);
     }

@@ -8,12 +8,13 @@
 // - Ending sessions publishes a push (account-events.ts) so that every process drops them.
 // - validate() answers from this process's cache of live sessions (LRU, 100k) and of ended ones
 //   (tombstones), so that checking a token of a known session costs no database round trip; a miss
-//   is looked up once (concurrent misses for the same id share one lookup).
+//   is looked up once (concurrent misses for the same id share one lookup). While the database is
+//   unreachable, a cached session stays valid past the cache's age limit (until it expires).
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AccountsDb } from '../db/schema.js';
 import { Errors } from '../errors.js';
-import { databaseError, mapped } from '../error-mapping.js';
+import { databaseError, isDbUnavailable, mapped } from '../error-mapping.js';
 import { chunks } from '../lib/chunks.js';
 import { Lru } from '../lib/lru.js';
 import type { Logger } from '../lib/log.js';
@@ -190,6 +191,12 @@ export class Sessions {
           // not there now never will be, so later tokens of it are refused without a lookup.
           if (!rec) this.tombstones.set(id, true);
           return rec;
+        }, (err: unknown) => {
+          // The database cannot be asked: a session this process knew live stays live until it
+          // expires, since nothing can end it without the database (producers keep uploading).
+          const known = this.cache.get(id);
+          if (isDbUnavailable(err) && known && known.rec.expiresAt > Date.now() && !this.tombstones.has(id)) return known.rec;
+          throw err;
         })
         .finally(() => this.inflight.delete(id));
       this.inflight.set(id, p);

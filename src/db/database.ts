@@ -97,6 +97,11 @@ export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'dataDir
       ...(schema ? { options: `-c search_path="${schema}"` } : {}),
     });
     pool.on('error', (err) => opts.onPoolError?.(err));
+    // A connection that dies while it is checked out (handed to a query, or between the queries of
+    // a transaction) emits 'error' on its client, which pg leaves to the caller: unheard, it would
+    // end the process. The query under way fails by itself and the pool drops the client; idle
+    // ones are reported by the pool ('error' above).
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<AccountsDb>({ dialect: new PostgresDialect({ pool }) });
     database = {
       db,

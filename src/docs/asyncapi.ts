@@ -47,6 +47,7 @@ const authCloses: CloseCode[] = [
   { code: Close.POLICY, reason: CloseReason.TOKEN_NOT_ACTIVE, when: 'The token’s session has ended (logout, password change, deactivation), at connect or while open' },
   { code: Close.TRY_AGAIN_LATER, reason: 'Service unavailable', when: 'The accounts database or Redis did not answer: retry shortly' },
   { code: Close.GOING_AWAY, reason: CloseReason.SHUTDOWN, when: 'The service is shutting down: reconnect (to another instance)' },
+  { code: Close.TRY_AGAIN_LATER, reason: CloseReason.TOO_MANY_SOCKETS, when: 'The user has MAX_SOCKETS_PER_USER sockets open: close one, or retry later' },
 ];
 
 const viewerCloses: CloseCode[] = [

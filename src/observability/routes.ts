@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Registry, collectDefaultMetrics, Counter, Gauge } from 'prom-client';
 import type { FrameStore } from '../frames/store.js';
 import type { Hub } from '../streaming/hub.js';
+import type { ClientLimits } from '../edge/limits.js';
 
 export interface ObservabilityDeps {
   store: FrameStore;
@@ -11,11 +12,18 @@ export interface ObservabilityDeps {
   pingAccounts: () => Promise<void>;
 }
 
+/** What else the service holds, counted for dashboards and leak checks (all back to zero when idle). */
+export interface HeldCounts {
+  /** Open sockets whose right to stay open is being watched (auth/access-watch.ts). */
+  watchedSockets: () => number;
+  limits: ClientLimits;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly framesStored = new Counter({ name: 'frames_stored_total', help: 'Frames accepted from producers', registers: [this.registry] });
 
-  constructor(hub: Hub) {
+  constructor(hub: Hub, held: HeldCounts) {
     collectDefaultMetrics({ register: this.registry });
     const counters = hub.counters;
     new Gauge({ name: 'viewers', help: 'Open viewer sockets', registers: [this.registry], collect() { this.set(hub.viewerCount); } });
@@ -37,6 +45,30 @@ export class Metrics {
     new Gauge({ name: 'previews_skipped', help: 'Frames whose preview was not made because a newer frame of the camera came first (resizing behind)', registers: [this.registry], collect() { this.set(previews.skipped); } });
     new Gauge({ name: 'previews_passed_through', help: 'Frames sent as they are to preview viewers because they could not be decoded', registers: [this.registry], collect() { this.set(previews.passedThrough); } });
     new Gauge({ name: 'previews_in_progress', help: 'Previews being made now (at most PREVIEW_CONCURRENCY)', registers: [this.registry], collect() { this.set(hub.previews.inProgress); } });
+
+    const { limits } = held;
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(value()); } });
+    gauge('hub_channels', 'Labels with a channel in the fan-out hub (one store subscription each)', () => hub.channelCount);
+    gauge('hub_pull_waiters', 'Pull viewers waiting for a frame', () => hub.pullWaiterCount);
+    gauge('watched_sockets', 'Open sockets whose session and rights are being watched', held.watchedSockets);
+    gauge('client_connections', 'Open TCP connections (HTTP and WebSocket)', () => limits.connections.total);
+    gauge('client_addresses', 'Client addresses with an open connection', () => limits.connections.keys);
+    gauge('client_connections_refused', 'Connections closed at accept: their address held MAX_CONNECTIONS_PER_ADDRESS', () => limits.refusedConnections);
+    gauge('user_sockets', 'Open WebSockets counted against MAX_SOCKETS_PER_USER', () => limits.sockets.total);
+    gauge('user_requests_in_flight', 'HTTP requests in flight counted against MAX_REQUESTS_PER_USER', () => limits.requests.total);
+    new Gauge({
+      name: 'active_resources',
+      help: 'Handles and requests keeping the event loop alive, by type (process.getActiveResourcesInfo: Timeout, TCPSocketWrap, ...)',
+      labelNames: ['type'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const byType = new Map<string, number>();
+        for (const t of process.getActiveResourcesInfo()) byType.set(t, (byType.get(t) ?? 0) + 1);
+        for (const [type, n] of byType) this.set({ type }, n);
+      },
+    });
   }
 }
 

@@ -31,7 +31,9 @@ export interface RedisNode {
 /** How long a command may wait for its answer before it fails (and the caller answers 503). */
 export const COMMAND_TIMEOUT_MS = 5000;
 
-const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
+// Reconnect attempts back off to one a second: a Redis that is back is used again within about a
+// second (uploads succeed again within two), and a dead one costs one failed connect a second.
+const retryStrategy = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 1000);
 
 const BASE_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,

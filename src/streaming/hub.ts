@@ -74,6 +74,18 @@ export class Hub {
     return this.viewers.size;
   }
 
+  /** Labels with a channel (metrics, leak checks). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
+  /** Pull viewers waiting for a frame, all channels together (metrics, leak checks). */
+  get pullWaiterCount(): number {
+    let n = 0;
+    for (const ch of this.channels.values()) for (const set of ch.pullWaiters.values()) n += set.size;
+    return n;
+  }
+
   /** Per-viewer backlog, for metrics and tests. */
   backlogs(): Array<ViewerSocket['backlog']> {
     return [...this.viewers].map((v) => v.backlog);

@@ -100,6 +100,11 @@ export async function postBody(baseUrl: string, token: string | null, body: Buff
   return { status: res.status, body: parsed, headers: res.headers };
 }
 
+/** A multipart/form-data body for POST /frames, for tests that send it by hand (trickled, cut short). */
+export function multipartBody(fields: UploadFields, image: Buffer, boundary?: string): { body: Buffer; contentType: string } {
+  return multipart(uploadParts(fields, image), boundary);
+}
+
 export function frameMessage(header: object, image: Buffer): Buffer {
   return Buffer.concat([Buffer.from(JSON.stringify(header)), DELIM, image]);
 }

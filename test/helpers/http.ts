@@ -37,3 +37,33 @@ export async function eventually(cond: () => boolean | Promise<boolean>, ms = 20
   }
   return Date.now() - t0;
 }
+
+/** A raw TCP connection to a service, for what fetch cannot do (trickled bytes, other source addresses). */
+export interface RawConnection {
+  socket: import('node:net').Socket;
+  /** Everything received so far, as latin1 text. */
+  received(): string;
+  /** Resolves once connected. */
+  connected: Promise<void>;
+  /** Resolves with the ms from opening to the connection's close. */
+  closed: Promise<number>;
+  isClosed(): boolean;
+}
+
+export async function rawConnection(url: string, opts: { localAddress?: string } = {}): Promise<RawConnection> {
+  const net = await import('node:net');
+  const u = new URL(url);
+  const t0 = Date.now();
+  const socket = net.connect({ host: u.hostname, port: Number(u.port), ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  let data = '';
+  let closed = false;
+  socket.on('data', (d) => (data += d.toString('latin1')));
+  socket.on('error', () => {});
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('close', () => reject(new Error('closed before connecting')));
+  });
+  connected.catch(() => {});
+  const closedP = new Promise<number>((resolve) => socket.once('close', () => ((closed = true), resolve(Date.now() - t0))));
+  return { socket, received: () => data, connected, closed: closedP, isClosed: () => closed };
+}

@@ -28,6 +28,8 @@ export interface Backend {
   name: string;
   pg: boolean;
   redis: boolean;
+  /** Another PostgreSQL than the shared one (a private server that a fault test stops). */
+  pgUrl?: string;
 }
 
 export const SQLITE: Backend = { name: 'sqlite', pg: false, redis: false };
@@ -60,8 +62,10 @@ export class Sandbox {
   readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-test-'));
   readonly schema: string | undefined;
   readonly redisPrefix = `fstest:${randomBytes(6).toString('hex')}:`;
+  readonly pgUrl: string;
 
   constructor(readonly backend: Backend = SQLITE, name = 'svc') {
+    this.pgUrl = backend.pgUrl ?? PG_URL;
     this.schema = backend.pg ? `t_${name.replace(/[^a-z0-9]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}` : undefined;
   }
 
@@ -76,7 +80,7 @@ export class Sandbox {
       LABELS_RATE_MAX: '100000',
       ACCESS_RECHECK_MS: '300',
       REDIS_PREFIX: this.redisPrefix,
-      ...(this.backend.pg ? { DATABASE_URL: PG_URL } : {}),
+      ...(this.backend.pg ? { DATABASE_URL: this.pgUrl } : {}),
       ...(store === 'cluster' ? { REDIS_CLUSTER_NODES: testClusterNodes() } : this.backend.redis || store === 'redis' ? { REDIS_URL } : {}),
       ...extra,
     };
@@ -84,7 +88,7 @@ export class Sandbox {
 
   async cleanup(): Promise<void> {
     fs.rmSync(this.dataDir, { recursive: true, force: true });
-    if (this.schema) await dropSchema(PG_URL, this.schema);
+    if (this.schema) await dropSchema(this.pgUrl, this.schema);
     await deleteRedisKeys(`${this.redisPrefix}*`);
   }
 }
@@ -144,7 +148,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
     if (!opts.sandbox) await sandbox.cleanup().catch(() => {});
     const msg = String(err);
     if (config.redisUrl && /Redis/i.test(msg)) throw new Error(`Redis is not running on ${config.redisUrl} (start it: redis-server --daemonize yes): ${msg}`);
-    if (config.databaseUrl && /ECONNREFUSED|connect/i.test(msg)) throw new Error(`PostgreSQL is not running on ${PG_URL}: ${msg}`);
+    if (config.databaseUrl && /ECONNREFUSED|connect/i.test(msg)) throw new Error(`PostgreSQL is not running on ${sandbox.pgUrl}: ${msg}`);
     throw err;
   }
   await svc.app.listen({ host: '127.0.0.1', port: 0 });
@@ -152,7 +156,7 @@ export async function startService(opts: ServiceOptions = {}): Promise<TestServi
   const known = new Set<string>();
   const running: TestService = {
     ...svc,
-    url: `http://127.0.0.1:${port}`,
+    url: `${config.tlsCert ? 'https' : 'http'}://127.0.0.1:${port}`,
     sandbox,
     async token(username, role = 'admin', sites = []) {
       if (!known.has(username)) {

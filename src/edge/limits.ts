@@ -1,0 +1,96 @@
+// What one client may hold at once. Per peer address: TCP connections (HTTP and WebSocket alike),
+// counted as they are accepted, so that one address cannot take every connection the process can
+// serve (one past the limit is closed at once, before a byte is read). Per user: open WebSockets
+// (one past the limit is closed with 1013 after the upgrade) and HTTP requests in flight (429).
+// Behind a proxy (TRUST_PROXY) every connection comes from the proxy's address: the per-address
+// limit is not applied there; the proxy bounds its clients.
+import type { Server } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import { Close, CloseReason, rateLimited } from '../errors.js';
+
+/** At most `max` held per key (0: no limit); every key is counted either way (metrics, leak checks). */
+export class Slots<K> {
+  private readonly held = new Map<K, number>();
+  private count = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** A release function (calling it again does nothing), or null when `key` holds `max` already. */
+  acquire(key: K): (() => void) | null {
+    const n = this.held.get(key) ?? 0;
+    if (this.max > 0 && n >= this.max) return null;
+    this.held.set(key, n + 1);
+    this.count++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.count--;
+      const left = (this.held.get(key) ?? 1) - 1;
+      if (left > 0) this.held.set(key, left);
+      else this.held.delete(key);
+    };
+  }
+
+  /** Slots held, all keys together. */
+  get total(): number {
+    return this.count;
+  }
+
+  /** Keys holding at least one slot. */
+  get keys(): number {
+    return this.held.size;
+  }
+}
+
+export class ClientLimits {
+  readonly connections: Slots<string>;
+  readonly sockets: Slots<number>;
+  readonly requests: Slots<number>;
+  /** Connections closed at accept because their address held its limit. */
+  refusedConnections = 0;
+
+  constructor(config: Pick<Config, 'maxConnectionsPerAddress' | 'maxSocketsPerUser' | 'maxRequestsPerUser' | 'trustProxy'>) {
+    this.connections = new Slots(config.trustProxy ? 0 : config.maxConnectionsPerAddress);
+    this.sockets = new Slots(config.maxSocketsPerUser);
+    this.requests = new Slots(config.maxRequestsPerUser);
+  }
+
+  /** Counts the server's TCP connections per peer address. */
+  watchServer(server: Server): void {
+    server.on('connection', (socket) => {
+      const release = this.connections.acquire(socket.remoteAddress ?? '');
+      if (!release) {
+        this.refusedConnections++;
+        socket.destroy();
+        return;
+      }
+      socket.once('close', release);
+    });
+  }
+
+  /**
+   * The per-user limits, as application hooks (before any route is registered). They run after the
+   * routes' own authentication: HTTP requests in preParsing (after requireAuth, before the body is
+   * read), socket upgrades in preHandler (after the socket route's token check).
+   */
+  register(app: FastifyInstance): void {
+    app.addHook('preParsing', async (req, reply) => {
+      if (!req.principal || req.ws) return;
+      const release = this.requests.acquire(req.principal.userId);
+      if (!release) throw rateLimited(1);
+      reply.raw.once('close', release); // answered, or the client went away
+    });
+    app.addHook('preHandler', async (req) => {
+      const auth = req.socketAuth;
+      if (!req.ws || !auth || !('principal' in auth)) return;
+      const release = this.sockets.acquire(auth.principal.userId);
+      if (!release) {
+        req.socketAuth = { refusal: { code: Close.TRY_AGAIN_LATER, reason: CloseReason.TOO_MANY_SOCKETS } };
+        return;
+      }
+      req.raw.socket.once('close', release);
+    });
+  }
+}
