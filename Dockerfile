@@ -3,7 +3,7 @@
 # TLS proxy. Both stages compile native code (better-sqlite3, the TCP tuning addon in native/):
 # python3, make and g++ are installed for that and removed from the final image again.
 
-# ---- build: TypeScript to dist/ (dev dependencies needed)
+# ---- build: TypeScript to dist/, the web viewer to dist/public (dev dependencies needed)
 FROM node:20-bookworm-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ \
     && rm -rf /var/lib/apt/lists/*
@@ -15,7 +15,8 @@ COPY native ./native
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.json
+COPY web ./web
+RUN npm run build
 
 # ---- final: production dependencies and the built service, run as the unprivileged "node" user
 FROM node:20-bookworm-slim
@@ -29,6 +30,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
     && apt-get purge -y python3 make g++ && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
     && mkdir -p /data && chown node:node /data
 COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/public ./dist/public
 USER node
 VOLUME /data
 EXPOSE 8000
