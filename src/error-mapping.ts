@@ -67,6 +67,11 @@ export function frameStoreError(err: unknown): Error {
   return new Errors.STORE_UNAVAILABLE({ cause: err });
 }
 
+/** Runs a database call: its failure as databaseError maps it. */
+export function inDatabase<T>(fn: () => Promise<T>): Promise<T> {
+  return mapped(databaseError, fn);
+}
+
 /** Runs `fn`, mapping its failure with `map`. */
 export async function mapped<T>(map: (err: unknown) => Error, fn: () => Promise<T>): Promise<T> {
   try {

@@ -3,7 +3,7 @@
 // database: either way every process (and the admin CLI) sees the same counts.
 import type { Kysely } from 'kysely';
 import type { AccountsDb } from '../db/schema.js';
-import { databaseError, redisError, mapped } from '../error-mapping.js';
+import { inDatabase, redisError, mapped } from '../error-mapping.js';
 import { execOk, type RedisClient } from '../redis/connections.js';
 
 export interface LoginLimits {
@@ -42,7 +42,7 @@ export class SqlLoginLimiter implements LoginLimiter {
   ) {}
 
   retryAfter(username: string, ip: string): Promise<number> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const now = Date.now();
       const rows = await this.db
         .selectFrom('login_failures')
@@ -60,7 +60,7 @@ export class SqlLoginLimiter implements LoginLimiter {
   }
 
   recordFailure(username: string, ip: string): Promise<void> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const now = Date.now();
       const resetAt = now + this.limits.windowMs;
       for (const key of [userKey(username), ipKey(ip)]) {
@@ -81,7 +81,7 @@ export class SqlLoginLimiter implements LoginLimiter {
   }
 
   clearUser(username: string): Promise<void> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       await this.db.deleteFrom('login_failures').where('key', '=', userKey(username)).execute();
     });
   }

@@ -2,7 +2,7 @@
 // pair, a password change ends the user's other sessions. Failed attempts are limited per username
 // and per client address (login-limiter.ts).
 import { Errors, rateLimited } from '../errors.js';
-import { databaseError, mapped } from '../error-mapping.js';
+import { inDatabase } from '../error-mapping.js';
 import type { Logger } from '../lib/log.js';
 import { canChangeOwnPassword, type Principal, type Role } from './principal.js';
 import { checkPassword, hashPassword, verifyPassword } from './passwords.js';
@@ -31,7 +31,6 @@ export interface LoginResult extends TokenPair {
   user_id: number;
 }
 
-const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 
 /** 429 for a locked login, saying when the lock ends and that an admin can lift it. */
 function locked(wait: number): Error {
@@ -56,7 +55,7 @@ export class LoginService {
   async login(username: string, password: string, ip: string): Promise<LoginResult> {
     const wait = await this.limiter.retryAfter(username, ip);
     if (wait > 0) throw locked(wait);
-    const row = await read(() => this.users.userByUsername(username));
+    const row = await inDatabase(() => this.users.userByUsername(username));
     const ok = await verifyPassword(row?.password_hash, password);
     if (!row || !ok || !row.is_active) {
       await this.limiter.recordFailure(username, ip);
@@ -70,7 +69,7 @@ export class LoginService {
 
   refresh(token: string): Promise<TokenPair> {
     return this.sessions.refresh(token, async (id) => {
-      const u = await read(() => this.users.userById(id));
+      const u = await inDatabase(() => this.users.userById(id));
       return u ? { username: u.username, active: u.is_active } : null;
     });
   }
@@ -81,7 +80,7 @@ export class LoginService {
 
   /** Starts a session for an existing active user (CLI `token`, tests, the benchmark). */
   async issueTokens(username: string): Promise<TokenPair> {
-    const row = await read(() => this.users.userByUsername(username));
+    const row = await inDatabase(() => this.users.userByUsername(username));
     if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
     if (!row.is_active) throw new Errors.FORBIDDEN(`user '${username}' is deactivated`);
     const { access_token, refresh_token } = await this.sessions.start({ id: row.id, username: row.username });
@@ -97,14 +96,14 @@ export class LoginService {
     checkPassword(newPassword, 'new_password');
     const wait = await this.limiter.retryAfter(p.username, ip);
     if (wait > 0) throw locked(wait);
-    const row = await read(() => this.users.userById(p.userId));
+    const row = await inDatabase(() => this.users.userById(p.userId));
     if (!row || !row.is_active) throw new Errors.TOKEN_NOT_ACTIVE();
     if (!(await verifyPassword(row.password_hash, oldPassword))) {
       await this.limiter.recordFailure(p.username, ip);
       throw new Errors.WRONG_PASSWORD();
     }
     const hash = await hashPassword(newPassword);
-    await read(() => this.users.setPasswordHash(p.userId, hash));
+    await inDatabase(() => this.users.setPasswordHash(p.userId, hash));
     await this.sessions.endAllForUser(p.userId, p.sessionId);
     this.log.info({ userId: p.userId }, 'password changed; other sessions ended');
     return this.sessions.renew(p.sessionId, row.username);

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { AccountsDb } from '../db/schema.js';
 import { Errors } from '../errors.js';
-import { databaseError, isDbUnavailable, mapped } from '../error-mapping.js';
+import { inDatabase, isDbUnavailable } from '../error-mapping.js';
 import { chunks } from '../lib/chunks.js';
 import { Lru } from '../lib/lru.js';
 import type { Logger } from '../lib/log.js';
@@ -45,7 +45,7 @@ export class SessionStore {
   constructor(private readonly db: Kysely<AccountsDb>) {}
 
   create(s: SessionRecord): Promise<void> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       await this.db
         .insertInto('sessions')
         .values({ jti: s.id, user_id: s.userId, refresh_jti: s.refreshId, expires_at: s.expiresAt, created_at: Date.now() })
@@ -55,7 +55,7 @@ export class SessionStore {
 
   /** The live session, or null when it is unknown, ended or expired. */
   get(id: string): Promise<SessionRecord | null> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const row = await this.db.selectFrom('sessions').select(['jti', 'user_id', 'refresh_jti', 'expires_at']).where('jti', '=', id).executeTakeFirst();
       if (!row) return null;
       const rec = { id: row.jti, userId: Number(row.user_id), refreshId: row.refresh_jti, expiresAt: Number(row.expires_at) };
@@ -65,7 +65,7 @@ export class SessionStore {
 
   /** Which of `ids` are live sessions (batched lookups). */
   live(ids: string[]): Promise<Set<string>> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const out = new Set<string>();
       const now = Date.now();
       for (const part of chunks(ids)) {
@@ -78,7 +78,7 @@ export class SessionStore {
 
   /** Replaces the refresh id if it still is `expected` (compare-and-set), extending the session. */
   rotate(id: string, expected: string, next: string, expiresAt: number): Promise<RotateResult> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const res = await this.db
         .updateTable('sessions')
         .set({ refresh_jti: next, expires_at: expiresAt })
@@ -93,14 +93,14 @@ export class SessionStore {
 
   /** Ends one session. */
   delete(id: string): Promise<void> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       await this.db.deleteFrom('sessions').where('jti', '=', id).execute();
     });
   }
 
   /** Ends every session of a user (but `exceptId`); returns the ids ended. */
   deleteForUser(userId: number, exceptId?: string): Promise<string[]> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
       if (exceptId) q = q.where('jti', '!=', exceptId);
       const rows = await q.returning('jti').execute();
@@ -116,7 +116,7 @@ export class SessionStore {
 
   /** Forgets expired sessions; returns how many. */
   purgeExpired(): Promise<number> {
-    return mapped(databaseError, async () => {
+    return inDatabase(async () => {
       const res = await this.db.deleteFrom('sessions').where('expires_at', '<=', Date.now()).executeTakeFirst();
       return Number(res.numDeletedRows);
     });

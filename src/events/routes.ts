@@ -6,7 +6,7 @@ import { requireAdmin, requireAuth, requireAuthOrQueryToken } from '../auth/guar
 import { canReview, canWatch, type Principal } from '../auth/principal.js';
 import { bearer, errors } from '../api-schemas.js';
 import { Errors } from '../errors.js';
-import { databaseError, mapped } from '../error-mapping.js';
+import { inDatabase } from '../error-mapping.js';
 import type { ChangeFeed } from './feed.js';
 import { eventView, reviewView, type EventStatus } from './model.js';
 import { MAX_SUMMARY_ROWS, type EventsRepository } from './repository.js';
@@ -27,7 +27,6 @@ export interface EventRoutesDeps {
 
 const DAY_MS = 86_400_000;
 const MAX_SUMMARY_DAYS = 400;
-const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 
 /** The sites a request looks in: the one asked for (when the caller sees it), else all the caller's (null: every site). */
 function scope(p: Principal, site: string | undefined): string[] | null {
@@ -68,7 +67,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
 
     /** The event when the caller may see it; 404 otherwise (whether it exists elsewhere is not told). */
     const visible = async (p: Principal, id: number) => {
-      const row = await read(() => repo.get(id));
+      const row = await inDatabase(() => repo.get(id));
       if (!row || !canWatch(p, row.site)) throw notFound(id);
       return row;
     };
@@ -90,7 +89,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
       async (req) => {
         const qs = req.query;
         const limit = parseLimit(qs.limit, 50, 200);
-        const rows = await read(() =>
+        const rows = await inDatabase(() =>
           repo.list({
             sites: scope(me(req), qs.site),
             camera: qs.camera,
@@ -132,7 +131,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         if (until - since > MAX_SUMMARY_DAYS * DAY_MS) throw new Errors.VALIDATION(`at most ${MAX_SUMMARY_DAYS} days at once`);
         const offset = qs.tz_offset_minutes === undefined ? 0 : Number(qs.tz_offset_minutes);
         if (offset < -840 || offset > 840) throw new Errors.VALIDATION('tz_offset_minutes must be between -840 and 840');
-        const rows = await read(() => repo.summary(scope(me(req), qs.site), since, until, offset * 60_000));
+        const rows = await inDatabase(() => repo.summary(scope(me(req), qs.site), since, until, offset * 60_000));
         return {
           since: new Date(since).toISOString(),
           until: new Date(until).toISOString(),
@@ -212,7 +211,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
     // ------------------------------------------------------------ retention (admins)
 
     const retentionView = async () => {
-      const set = await read(() => repo.retentionMs());
+      const set = await inDatabase(() => repo.retentionMs());
       const def = deps.retention.defaultMs;
       return { retention_seconds: Math.round((set ?? def) / 1000), default_seconds: Math.round(def / 1000), set_by_admin: set !== null };
     };
@@ -241,7 +240,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         },
       },
       async (req) => {
-        await read(() => repo.setRetentionMs(req.body.retention_seconds * 1000));
+        await inDatabase(() => repo.setRetentionMs(req.body.retention_seconds * 1000));
         deps.retention.sweepSoon();
         return retentionView();
       },
@@ -264,7 +263,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
       async (req) => {
         const id = Number(req.params.id);
         const row = await visible(me(req), id);
-        const audit = await read(() => repo.reviews(id));
+        const audit = await inDatabase(() => repo.reviews(id));
         return { ...eventView(row, quietMs), audit: audit.map(reviewView) };
       },
     );
@@ -289,7 +288,7 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         },
         async (req, reply) => {
           const id = Number(req.params.id);
-          const snap = await read(() => repo.snapshot(id, which));
+          const snap = await inDatabase(() => repo.snapshot(id, which));
           if (!snap || !canWatch(me(req), snap.site)) throw new Errors.NOT_FOUND(`event ${id} has no snapshot`);
           const etag = `"${id}-${which}-${snap.takenAt}"`;
           reply.header('etag', etag).header('cache-control', 'private, no-cache');
@@ -320,10 +319,10 @@ export function eventRoutes(deps: EventRoutesDeps): FastifyPluginAsync {
         const id = Number(req.params.id);
         const row = await visible(p, id);
         if (!canReview(p, row.site)) throw new Errors.FORBIDDEN('Guests cannot review events');
-        const updated = await read(() => repo.review(id, { userId: p.userId, username: p.username }, req.body));
+        const updated = await inDatabase(() => repo.review(id, { userId: p.userId, username: p.username }, req.body));
         if (!updated) throw notFound(id);
         feed.written(Number(updated.change_seq));
-        const audit = await read(() => repo.reviews(id));
+        const audit = await inDatabase(() => repo.reviews(id));
         return { ...eventView(updated, quietMs), audit: audit.map(reviewView) };
       },
     );

@@ -6,7 +6,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { requireAdmin, requireAuth } from '../auth/guard.js';
 import { bearer, errors, noContent } from '../api-schemas.js';
 import { Errors } from '../errors.js';
-import { databaseError, mapped } from '../error-mapping.js';
+import { inDatabase } from '../error-mapping.js';
 import { idParams } from '../users/schemas.js';
 import { checkSiteNames } from '../users/validation.js';
 import type { WebhookDispatcher } from './webhook-dispatcher.js';
@@ -14,7 +14,6 @@ import type { DeliveryView, WebhookInput, WebhookRepository } from './webhook-re
 import { parseLimit } from './query.js';
 import * as S from './schemas.js';
 
-const db = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 
 function checkUrl(raw: string): string {
   let u: URL;
@@ -44,7 +43,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
     const adminErrors = { 401: errors[401], 403: errors[403], 503: errors[503] };
     const notFound = (id: number) => new Errors.NOT_FOUND(`webhook ${id} not found`);
     const one = async (id: number) => {
-      const w = await db(() => repo.get(id));
+      const w = await inDatabase(() => repo.get(id));
       if (!w) throw notFound(id);
       return w;
     };
@@ -60,7 +59,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
           response: { 200: { type: 'object', properties: { webhooks: { type: 'array', items: S.webhook } }, required: ['webhooks'] }, ...adminErrors },
         },
       },
-      async () => ({ webhooks: await db(() => repo.list()) }),
+      async () => ({ webhooks: await inDatabase(() => repo.list()) }),
     );
 
     app.post<{ Body: Body & { url: string } }>(
@@ -79,7 +78,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
       async (req, reply) => {
         const input = checked(req.body);
         const secret = input.secret ?? randomBytes(24).toString('base64url');
-        const id = await db(() => repo.create({ url: input.url!, sites: input.sites ?? [], secret, enabled: input.enabled ?? true }));
+        const id = await inDatabase(() => repo.create({ url: input.url!, sites: input.sites ?? [], secret, enabled: input.enabled ?? true }));
         return reply.code(201).send({ ...(await one(id)), secret });
       },
     );
@@ -108,7 +107,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
       },
       async (req) => {
         const id = Number(req.params.id);
-        if (!(await db(() => repo.update(id, checked(req.body))))) throw notFound(id);
+        if (!(await inDatabase(() => repo.update(id, checked(req.body))))) throw notFound(id);
         dispatcher.wake();
         return one(id);
       },
@@ -128,7 +127,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
       },
       async (req, reply) => {
         const id = Number(req.params.id);
-        if (!(await db(() => repo.delete(id)))) throw notFound(id);
+        if (!(await inDatabase(() => repo.delete(id)))) throw notFound(id);
         return reply.code(204).send();
       },
     );
@@ -155,7 +154,7 @@ export function webhookRoutes(repo: WebhookRepository, dispatcher: WebhookDispat
         const id = Number(req.params.id);
         await one(id);
         const limit = parseLimit(req.query.limit, 50, 200);
-        return { deliveries: await db(() => repo.deliveries(id, req.query.status, limit)) };
+        return { deliveries: await inDatabase(() => repo.deliveries(id, req.query.status, limit)) };
       },
     );
   };

@@ -2,7 +2,7 @@
 // end sessions go through the session lifecycle (auth/sessions.ts); changes that alter what a user
 // may see are pushed to every process (auth/account-events.ts).
 import { Errors } from '../errors.js';
-import { databaseError, isUniqueViolation, mapped } from '../error-mapping.js';
+import { databaseError, inDatabase, isUniqueViolation } from '../error-mapping.js';
 import type { Logger } from '../lib/log.js';
 import type { Principal, Role } from '../auth/principal.js';
 import { checkPassword, generatePassword, hashPassword } from '../auth/passwords.js';
@@ -30,7 +30,6 @@ async function writing<T>(what: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const read = <T>(fn: () => Promise<T>) => mapped(databaseError, fn);
 
 export class UsersService {
   constructor(
@@ -44,17 +43,17 @@ export class UsersService {
   // ---------------------------------------------------------------- users
 
   async me(p: Principal): Promise<UserView> {
-    const v = await read(() => this.repo.userView(p.userId));
+    const v = await inDatabase(() => this.repo.userView(p.userId));
     if (!v) throw new Errors.TOKEN_NOT_ACTIVE();
     return v;
   }
 
   listUsers(): Promise<UserView[]> {
-    return read(() => this.repo.listUsers());
+    return inDatabase(() => this.repo.listUsers());
   }
 
   async getUser(id: number): Promise<UserView> {
-    const v = await read(() => this.repo.userView(id));
+    const v = await inDatabase(() => this.repo.userView(id));
     if (!v) throw new Errors.NOT_FOUND(`user ${id} not found`);
     return v;
   }
@@ -118,7 +117,7 @@ export class UsersService {
 
   /** Lifts the lock that failed logins put on a username (its address's count stays). */
   async unlock(username: string): Promise<void> {
-    const row = await read(() => this.repo.userByUsername(username));
+    const row = await inDatabase(() => this.repo.userByUsername(username));
     if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
     await this.limiter.clearUser(row.username);
     this.log.info({ userId: row.id }, 'login lock lifted');
@@ -127,7 +126,7 @@ export class UsersService {
   /** Deletes a user and ends their sessions. An admin cannot delete themself or the last active admin. */
   async deleteUser(actor: Principal | null, id: number): Promise<void> {
     if (actor !== null && actor.userId === id) throw new Errors.VALIDATION('you cannot delete your own account');
-    const cascaded = await read(() =>
+    const cascaded = await inDatabase(() =>
       this.repo.transaction(async (trx) => {
         const user = await this.repo.userById(id, trx);
         if (!user) throw new Errors.NOT_FOUND(`user ${id} not found`);
@@ -149,14 +148,14 @@ export class UsersService {
   /** CLI: sets a password and ends the user's sessions. */
   async setPassword(username: string, password: string): Promise<void> {
     checkPassword(password);
-    const row = await read(() => this.repo.userByUsername(username));
+    const row = await inDatabase(() => this.repo.userByUsername(username));
     if (!row) throw new Errors.NOT_FOUND(`user '${username}' not found`);
     await this.updateUser(null, row.id, { password });
   }
 
   /** On an empty database: creates the first admin (the caller prints a generated password once). */
   async ensureFirstAdmin(username: string, configured: string | null): Promise<{ created: boolean; username: string; password?: string }> {
-    if ((await read(() => this.repo.countUsers())) > 0) return { created: false, username };
+    if ((await inDatabase(() => this.repo.countUsers())) > 0) return { created: false, username };
     const password = configured ?? generatePassword();
     try {
       await this.createUser({ username, password, role: 'admin' });
@@ -174,7 +173,7 @@ export class UsersService {
   // ---------------------------------------------------------------- sites
 
   listSites(): Promise<SiteView[]> {
-    return read(() => this.repo.listSites());
+    return inDatabase(() => this.repo.listSites());
   }
 
   async createSite(name: string): Promise<SiteView> {
@@ -202,7 +201,7 @@ export class UsersService {
   }
 
   async deleteSite(id: number): Promise<void> {
-    const users = await read(() =>
+    const users = await inDatabase(() =>
       this.repo.transaction(async (trx) => {
         if (!(await this.repo.site(id, trx))) throw new Errors.NOT_FOUND(`site ${id} not found`);
         const users = await this.repo.userIdsOfSite(trx, id);
