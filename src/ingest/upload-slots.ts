@@ -1,6 +1,8 @@
 // Uploads being received at once, bounded in total, per user and per client address: each may hold
 // up to a body limit of memory, and one producer (or one address) trickling bodies must not take
 // every slot from the others.
+import { Slots } from '../lib/slots.js';
+
 export interface SlotLimits {
   total: number;
   perUser: number;
@@ -10,38 +12,39 @@ export interface SlotLimits {
 export type SlotRefusal = 'total' | 'user' | 'address';
 
 export class UploadSlots {
-  private inUse = 0;
-  private readonly byUser = new Map<number, number>();
-  private readonly byAddress = new Map<string, number>();
+  private readonly all: Slots<null>;
+  private readonly byUser: Slots<number>;
+  private readonly byAddress: Slots<string>;
 
-  constructor(private readonly limits: SlotLimits) {}
+  constructor(limits: SlotLimits) {
+    this.all = new Slots(limits.total);
+    this.byUser = new Slots(limits.perUser);
+    this.byAddress = new Slots(limits.perAddress);
+  }
 
-  /** Takes a slot: a release function (call it once), or which limit is reached. */
+  /** Takes a slot: a release function (calling it again does nothing), or which limit is reached. */
   acquire(userId: number, address: string): (() => void) | SlotRefusal {
-    if (this.inUse >= this.limits.total) return 'total';
-    if ((this.byUser.get(userId) ?? 0) >= this.limits.perUser) return 'user';
-    if ((this.byAddress.get(address) ?? 0) >= this.limits.perAddress) return 'address';
-    this.inUse++;
-    bump(this.byUser, userId, 1);
-    bump(this.byAddress, address, 1);
-    let released = false;
+    const all = this.all.acquire(null);
+    if (!all) return 'total';
+    const user = this.byUser.acquire(userId);
+    if (!user) {
+      all();
+      return 'user';
+    }
+    const addr = this.byAddress.acquire(address);
+    if (!addr) {
+      all();
+      user();
+      return 'address';
+    }
     return () => {
-      if (released) return;
-      released = true;
-      this.inUse--;
-      bump(this.byUser, userId, -1);
-      bump(this.byAddress, address, -1);
+      all();
+      user();
+      addr();
     };
   }
 
   get count(): number {
-    return this.inUse;
+    return this.all.total;
   }
-}
-
-/** Counts per key, without keeping keys at zero (the maps hold at most `total` keys). */
-function bump<K>(m: Map<K, number>, k: K, by: number): void {
-  const n = (m.get(k) ?? 0) + by;
-  if (n > 0) m.set(k, n);
-  else m.delete(k);
 }
