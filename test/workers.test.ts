@@ -25,7 +25,7 @@ describe.skipIf(!mainBuilt)('WORKERS', () => {
   beforeAll(async () => {
     // No JWT_SECRET: the workers must still accept each other's tokens.
     main = startMain(sandbox.env({ WORKERS: '2', PORT: String(port), ADMIN_PASSWORD: 'admin-password-123', LOG_LEVEL: 'info', JWT_SECRET: '' }, 'redis'));
-    await main.waitFor((out) => listening(out).length >= 2, 30_000);
+    await main.waitFor((out) => listening(out).length >= 2, 50_000); // a loaded machine starts three processes slowly
     const login = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'admin-password-123' }) });
     expect(login.status).toBe(200);
     token = (await login.json()).access_token;
