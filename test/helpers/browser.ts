@@ -30,8 +30,12 @@ export interface TestPage {
   errors: string[];
 }
 
-export async function openPage(browser: Browser, opts: { width?: number; height?: number; locale?: string } = {}): Promise<TestPage> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 }, locale: opts.locale ?? 'en-US' });
+export async function openPage(browser: Browser, opts: { width?: number; height?: number; locale?: string; deviceScaleFactor?: number } = {}): Promise<TestPage> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
+    locale: opts.locale ?? 'en-US',
+    deviceScaleFactor: opts.deviceScaleFactor ?? 1,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -80,6 +84,6 @@ export function canvasPixels(page: Page, selector: string, points: Array<[number
 /** The page's frame counters (web/src/stats.ts), read inside page.evaluate. */
 declare global {
   interface Window {
-    __framestream?: { stats: Record<'received' | 'skipped' | 'decoded' | 'drawn' | 'decodeErrors' | 'bitmapsLive' | 'bitmapBytes' | 'busyMs', number> };
+    __framestream?: { stats: Record<'received' | 'bytesReceived' | 'skipped' | 'decoded' | 'drawn' | 'decodeErrors' | 'bitmapsLive' | 'bitmapBytes' | 'busyMs', number> };
   }
 }

@@ -421,6 +421,8 @@ describe('web viewer', () => {
     const img = await solidJpeg(320, 180, GREY);
     await frame(label, 'dock', img);
     const { page: p } = await page();
+    // Every frame, as sent (a rate cap would coalesce the burst below before the page sees it).
+    await p.addInitScript(() => localStorage.setItem('framestream.wall.quality', 'full'));
     // The browser's hidden-tab signal (headless Chromium keeps every tab visible): what the page does with it is real.
     await p.addInitScript(() => {
       let hidden = false;
