@@ -1,7 +1,7 @@
 // The live wall of one site: one push socket (WS /ws/labels/{label}?wait=true&with_id=true, with
 // the preview size and rate the feed chooser picked) for every camera, a tile per camera (new
 // cameras appear as their first frame arrives), a status line that says when it is reconnecting
-// and how old the picture is, and one camera opened large.
+// and how old the picture is, the site's safety events beside it, and one camera opened large.
 import { clock } from '../api.js';
 import { h } from '../dom.js';
 import { FeedChooser } from '../feed-chooser.js';
@@ -14,6 +14,7 @@ import { Tile } from '../tile.js';
 import { feedQuery, WALL_QUALITIES, type WallFeed, type WallQuality } from '../wall-feed.js';
 import { splitFrame } from '../wire.js';
 import { CameraView } from './camera-view.js';
+import { EventsPanel } from './events-panel.js';
 import type { View } from './view.js';
 
 /** Narrowest a tile gets (the grid's minmax in style.css): the guess of a tile's width before there is one. */
@@ -39,8 +40,9 @@ export class WallView implements View {
   private readonly status: HTMLElement;
   private readonly count: HTMLElement;
   private readonly empty: HTMLElement;
-  /** Room beside the wall for later panels (a site's events). */
+  /** Beside the wall: the site's safety events. */
   readonly aside: HTMLElement;
+  private readonly events: EventsPanel;
   private readonly tiles = new Map<string, Tile>();
   private readonly socket: ReconnectingSocket;
   private readonly chooser: FeedChooser;
@@ -68,7 +70,8 @@ export class WallView implements View {
       { name: 'quality', class: 'quality', on: { change: () => this.chooser.setQuality(quality.value as WallQuality) } },
       ...WALL_QUALITIES.map((q) => h('option', { value: q, selected: q === this.chooser.setting }, tr(`feed.quality.${q}`))),
     );
-    this.aside = h('aside', { class: 'wall-aside', hidden: true });
+    this.events = new EventsPanel(site, (camera) => this.open(camera));
+    this.aside = h('aside', { class: 'wall-aside' }, this.events.el);
     this.el = h(
       'section',
       { class: 'wall-view' },
@@ -242,6 +245,7 @@ export class WallView implements View {
     this.socket.close();
     this.chooser.destroy();
     this.gridSize.disconnect();
+    this.events.destroy();
     clearInterval(this.ticker);
     this.visibility.disconnect();
     document.removeEventListener('keydown', this.onKey);
