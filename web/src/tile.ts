@@ -261,7 +261,7 @@ export class Tile {
     if (!Number.isFinite(this.lastFrameAt)) return;
     const ago = serverNow - this.lastFrameAt;
     this.offline = ago > OFFLINE_AFTER_MS;
-    setText(this.age, t('tile.age', { age: formatAge(ago) }));
+    setText(this.age, ago < 1000 ? t('age.now') : t('tile.age', { age: formatAge(ago) })); // "just now", not "just now ago"
     let state: string;
     if (this.offline) {
       state = 'offline';
