@@ -46,6 +46,29 @@ export async function openPage(browser: Browser, opts: { width?: number; height?
   return { context, page, errors };
 }
 
+/** The pages a test opens (each in its own context), closed after it with the errors they saw. */
+export class OpenPages {
+  private readonly open: TestPage[] = [];
+
+  constructor(private readonly browser: () => Browser) {}
+
+  async page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
+    const p = await openPage(this.browser(), opts);
+    this.open.push(p);
+    return p;
+  }
+
+  /** Closes them all; returns their errors (a test expects none). */
+  async closeAll(): Promise<string[]> {
+    const errors: string[] = [];
+    for (const p of this.open.splice(0)) {
+      errors.push(...p.errors);
+      await p.context.close();
+    }
+    return errors;
+  }
+}
+
 /** Logs in through the login page and waits for the logged-in top bar. */
 export async function logIn(page: Page, baseUrl: string, username: string, password: string, hash = '#/'): Promise<void> {
   await page.goto(`${baseUrl}/${hash}`);

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { startService, testPassword, type TestService } from '../helpers/service.js';
 import { postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
-import { launchChromium, logIn, openPage, solidJpeg, type TestPage } from '../helpers/browser.js';
+import { launchChromium, logIn, openPage, OpenPages, solidJpeg } from '../helpers/browser.js';
 import { toLocalInput } from '../../web/src/event-list.js';
 
 describe('web viewer: safety events', () => {
@@ -14,7 +14,7 @@ describe('web viewer: safety events', () => {
   let browser: Browser;
   let admin: string;
   let image: Buffer;
-  const open: TestPage[] = [];
+  const pages = new OpenPages(() => browser);
 
   beforeAll(async () => {
     [svc, browser, image] = await Promise.all([startService(), launchChromium(), solidJpeg(320, 180, [128, 128, 128])]);
@@ -25,18 +25,9 @@ describe('web viewer: safety events', () => {
     await svc?.stop();
   });
   afterEach(async () => {
-    for (const p of open.splice(0)) {
-      const errors = p.errors;
-      await p.context.close();
-      expect(errors).toEqual([]);
-    }
+    expect(await pages.closeAll()).toEqual([]);
   });
-
-  async function page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
-    const p = await openPage(browser, opts);
-    open.push(p);
-    return p;
-  }
+  const page = (opts?: Parameters<typeof openPage>[1]) => pages.page(opts);
 
   const frame = async (label: string, key: string, warnings: unknown) => {
     const r = await postFrame(svc.url, admin, { label, key, warnings_json: JSON.stringify(warnings), cone_polygons_json: '[]', pole_polygons_json: '[]', detection_items_json: '[]', width: '0', height: '0' }, image);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startService, testPassword, type TestService } from '../helpers/service.js';
 import { postFrame, uniqueLabel } from '../helpers/frames.js';
-import { canvasPixels, canvasSize, launchChromium, logIn, openPage, solidJpeg, type TestPage } from '../helpers/browser.js';
+import { canvasPixels, canvasSize, launchChromium, logIn, openPage, OpenPages, solidJpeg } from '../helpers/browser.js';
 
 const GREY: [number, number, number] = [128, 128, 128];
 const isRed = ([r, g, b]: number[]) => r! > 200 && g! < 90 && b! < 90;
@@ -16,7 +16,7 @@ describe('web viewer', () => {
   let svc: TestService;
   let browser: Browser;
   let admin: string;
-  const open: TestPage[] = [];
+  const pages = new OpenPages(() => browser);
 
   beforeAll(async () => {
     [svc, browser] = await Promise.all([startService(), launchChromium()]);
@@ -27,18 +27,9 @@ describe('web viewer', () => {
     await svc?.stop();
   });
   afterEach(async () => {
-    for (const p of open.splice(0)) {
-      const errors = p.errors;
-      await p.context.close();
-      expect(errors).toEqual([]);
-    }
+    expect(await pages.closeAll()).toEqual([]);
   });
-
-  async function page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
-    const p = await openPage(browser, opts);
-    open.push(p);
-    return p;
-  }
+  const page = (opts?: Parameters<typeof openPage>[1]) => pages.page(opts);
 
   const frame = async (label: string, key: string, image: Buffer, meta: Record<string, string> = {}) => {
     const r = await postFrame(svc.url, admin, { label, key, warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]', detection_items_json: '[]', width: '0', height: '0', ...meta }, image);

@@ -7,7 +7,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startService, testPassword, type TestService } from '../helpers/service.js';
 import { postFrame, sleep, uniqueLabel } from '../helpers/frames.js';
-import { canvasPixels, canvasSize, launchChromium, logIn, openPage, type TestPage } from '../helpers/browser.js';
+import { canvasPixels, canvasSize, launchChromium, logIn, openPage, OpenPages } from '../helpers/browser.js';
 
 const isRed = ([r, g, b]: number[]) => r! > 200 && g! < 90 && b! < 90;
 const isGrey = ([r, g, b]: number[]) => [r, g, b].every((c) => Math.abs(c! - 128) < 24);
@@ -62,7 +62,7 @@ describe('web viewer: previews on the wall, the full stream large', () => {
   let browser: Browser;
   let admin: string;
   let image: Buffer;
-  const open: TestPage[] = [];
+  const pages = new OpenPages(() => browser);
 
   beforeAll(async () => {
     [svc, browser, image] = await Promise.all([startService(), launchChromium(), halfBlue()]);
@@ -73,18 +73,9 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     await svc?.stop();
   });
   afterEach(async () => {
-    for (const p of open.splice(0)) {
-      const errors = p.errors;
-      await p.context.close();
-      expect(errors).toEqual([]);
-    }
+    expect(await pages.closeAll()).toEqual([]);
   });
-
-  async function page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
-    const p = await openPage(browser, opts);
-    open.push(p);
-    return p;
-  }
+  const page = (opts?: Parameters<typeof openPage>[1]) => pages.page(opts);
 
   const frame = async (target: TestService, token: string, label: string, key: string, meta: Record<string, string> = {}) => {
     const r = await postFrame(target.url, token, { label, key, warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]', detection_items_json: '[]', width: '1280', height: '720', ...meta }, image);

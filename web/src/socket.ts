@@ -53,13 +53,7 @@ export class ReconnectingSocket {
     if (path === this.path) return;
     this.path = path;
     if (this.stopped) return;
-    this.clearTimers();
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      ws.onclose = ws.onmessage = ws.onopen = ws.onerror = null;
-      ws.close(1000);
-    }
+    this.drop();
     this.attempt = 0;
     void this.connect();
   }
@@ -78,6 +72,11 @@ export class ReconnectingSocket {
 
   close(): void {
     this.stopped = true;
+    this.drop();
+  }
+
+  /** Closes the socket (if any) without hearing of it: no retry follows. */
+  private drop(): void {
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
