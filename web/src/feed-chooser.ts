@@ -146,13 +146,14 @@ export class FeedChooser {
    */
   async refused(path: string): Promise<void> {
     if (this.current.rendition !== 'preview' || probed.has(path) || probed.size > 100) return;
-    probed.add(path);
+    probed.add(path); // once an answer came, asking again would say the same
     let detail = '';
     try {
       const res = await fetch(path, { cache: 'no-store' });
       if (res.status !== 400) return;
       detail = String(((await res.json()) as { detail?: unknown }).detail ?? '');
     } catch {
+      probed.delete(path); // unreachable: ask at the next refusal
       return;
     }
     const bound = maxWidthFromRefusal(detail);
