@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 // The web viewer under load (run by hand, not in the tests): a wall of 16 cameras at 10 fps with
 // ~100 KB photograph-sized JPEGs (1280×720), shown in Debian's headless Chromium for 2 minutes.
-// Reports frames drawn per second against frames received, main-thread time per frame, and the
-// page's JS heap and bitmap memory at the start and the end of the window.
+// Reports frames drawn per second against frames received, the bytes the page received, main-thread
+// time per frame, and the page's JS heap and bitmap memory at the start and the end of the window.
+// By default the wall is set to its full stream (every frame as uploaded); --preview leaves it on
+// its own choice (previews at a rate that fits; --downlink N makes the browser report N Mbit/s,
+// where headless Chromium says 1.45 until it has measured anything).
 //
 //   npm run bench:web                   (builds first)
-//   node bench/web-wall.mjs --seconds 120 --cameras 16 --fps 10 --kb 100 [--width 1920 --height 1080]
+//   node bench/web-wall.mjs --seconds 120 --cameras 16 --fps 10 --kb 100 [--width 1920 --height 1080] [--preview [--downlink 10]]
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,6 +32,8 @@ const KB = opt('kb', 100);
 const WARMUP_S = opt('warmup', 10);
 const VIEW_W = opt('width', 1920);
 const VIEW_H = opt('height', 1080);
+const PREVIEW = process.argv.includes('--preview');
+const DOWNLINK = opt('downlink', null);
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FRAMES_PER_CAMERA = 10;
 
@@ -167,6 +172,18 @@ async function main() {
   });
   onCleanup(() => browser.close());
   const page = await browser.newPage({ viewport: { width: VIEW_W, height: VIEW_H } });
+  // The wall's picture setting (remembered by the page): its own choice, or every frame.
+  await page.addInitScript((q) => localStorage.setItem('framestream.wall.quality', q), PREVIEW ? 'auto' : 'full');
+  if (DOWNLINK !== null) {
+    await page.addInitScript((mbps) => {
+      const connection = Object.assign(new EventTarget(), { downlink: mbps, effectiveType: '4g', saveData: false });
+      Object.defineProperty(Navigator.prototype, 'connection', { configurable: true, get: () => connection });
+    }, DOWNLINK);
+  }
+  const wallUrls = [];
+  page.on('websocket', (ws) => {
+    if (new URL(ws.url()).pathname.startsWith('/ws/labels/')) wallUrls.push(new URL(ws.url()));
+  });
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Performance.enable');
   await page.goto(`${url}/#/site/${label}`);
@@ -186,7 +203,7 @@ async function main() {
     const prom = await (await fetch(`${url}/metrics`)).text();
     const gauge = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(prom)?.[1] ?? NaN);
     const cpu = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
-    return { at: Date.now(), metrics, stats, dom, rss: treeRss(process.pid), sent, acked, stored: gauge('frames_stored_total'), serviceSkipped: gauge('viewer_frames_skipped'), load: cpu };
+    return { at: Date.now(), metrics, stats, dom, rss: treeRss(process.pid), sent, acked, stored: gauge('frames_stored_total'), serviceSkipped: gauge('viewer_frames_skipped'), previews: gauge('previews_made'), load: cpu };
   };
   const a = await sample();
   const perTen = [];
@@ -204,8 +221,15 @@ async function main() {
   const receivedPerS = d('received') / secs;
   const taskMs = (b.metrics.TaskDuration - a.metrics.TaskDuration) * 1000;
   const scriptMs = (b.metrics.ScriptDuration - a.metrics.ScriptDuration) * 1000;
+  const feed = await page.textContent('.tile .tile-feed');
+  const query = wallUrls.at(-1)?.searchParams;
+  const asked = ['max_fps', 'rendition', 'preview_width'].filter((k) => query?.has(k)).map((k) => `${k}=${query.get(k)}`).join('&') || 'no parameters';
+  const bytesPerS = d('bytesReceived') / secs;
   const rows = [
     ['window', `${secs.toFixed(0)} s, ${CAMERAS} cameras × ${FPS} fps × ~${KB} KB (1280×720 JPEG), viewport ${VIEW_W}×${VIEW_H}`],
+    ['wall feed (tile says; socket asked)', `${feed}; ${asked} (${wallUrls.length} wall socket${wallUrls.length === 1 ? '' : 's'} opened)${DOWNLINK !== null ? `, browser told ${DOWNLINK} Mbit/s` : ''}`],
+    ['bytes received / s (page)', `${(bytesPerS / 1024).toFixed(0)} KB/s = ${((bytesPerS * 8) / 1e6).toFixed(2)} Mbit/s`],
+    ['previews made / s (service)', ((b.previews - a.previews) / secs).toFixed(1)],
     ['frames uploaded / s (producer)', ((b.sent - a.sent) / secs).toFixed(1)],
     ['frames stored / s (service)', ((b.stored - a.stored) / secs).toFixed(1)],
     ['skipped by the service for this viewer (latest wins: it read slower)', `${b.serviceSkipped - a.serviceSkipped}`],

@@ -41,7 +41,7 @@ async function main() {
     await page.waitForFunction(() => document.querySelectorAll('.tile[data-state="live"], .tile[data-state="alarm"]').length >= 4, undefined, { timeout: 20_000 });
     // A moment in which at least one camera is in alarm, for the picture.
     await page.waitForFunction(() => document.querySelector('.tile[data-alarm="true"]') !== null, undefined, { timeout: 20_000 });
-    await sleep(500);
+    await sleep(1500); // the wall's feed choice settles once its cameras are known
     await page.screenshot({ path: path.join(REPO, 'docs', name) });
     console.log(`docs/${name}`);
     await page.close();

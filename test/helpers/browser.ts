@@ -30,8 +30,12 @@ export interface TestPage {
   errors: string[];
 }
 
-export async function openPage(browser: Browser, opts: { width?: number; height?: number; locale?: string } = {}): Promise<TestPage> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 }, locale: opts.locale ?? 'en-US' });
+export async function openPage(browser: Browser, opts: { width?: number; height?: number; locale?: string; deviceScaleFactor?: number } = {}): Promise<TestPage> {
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 800 },
+    locale: opts.locale ?? 'en-US',
+    deviceScaleFactor: opts.deviceScaleFactor ?? 1,
+  });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
@@ -40,6 +44,29 @@ export async function openPage(browser: Browser, opts: { width?: number; height?
     if (m.type() === 'error' && !/WebSocket|Failed to load resource|ERR_CONNECTION_REFUSED/.test(m.text())) errors.push(`console: ${m.text()}`);
   });
   return { context, page, errors };
+}
+
+/** The pages a test opens (each in its own context), closed after it with the errors they saw. */
+export class OpenPages {
+  private readonly open: TestPage[] = [];
+
+  constructor(private readonly browser: () => Browser) {}
+
+  async page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
+    const p = await openPage(this.browser(), opts);
+    this.open.push(p);
+    return p;
+  }
+
+  /** Closes them all; returns their errors (a test expects none). */
+  async closeAll(): Promise<string[]> {
+    const errors: string[] = [];
+    for (const p of this.open.splice(0)) {
+      errors.push(...p.errors);
+      await p.context.close();
+    }
+    return errors;
+  }
 }
 
 /** Logs in through the login page and waits for the logged-in top bar. */
@@ -80,6 +107,6 @@ export function canvasPixels(page: Page, selector: string, points: Array<[number
 /** The page's frame counters (web/src/stats.ts), read inside page.evaluate. */
 declare global {
   interface Window {
-    __framestream?: { stats: Record<'received' | 'skipped' | 'decoded' | 'drawn' | 'decodeErrors' | 'bitmapsLive' | 'bitmapBytes' | 'busyMs', number> };
+    __framestream?: { stats: Record<'received' | 'bytesReceived' | 'skipped' | 'decoded' | 'drawn' | 'decodeErrors' | 'bitmapsLive' | 'bitmapBytes' | 'busyMs', number> };
   }
 }

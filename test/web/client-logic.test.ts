@@ -14,6 +14,8 @@ describe('viewer routes', () => {
       { name: 'camera', site: 'site 1', camera: 'cam/2 東' },
       { name: 'users' },
       { name: 'admin-sites' },
+      { name: 'events', site: '工地 A/north', filters: {} },
+      { name: 'events', site: 's', filters: { camera: 'cam ?&=2', code: 'warning_no_hardhat', status: 'false_positive', since: '2026-01-02T03:04:05.000Z', q: '50% done' } },
     ];
     for (const r of routes) expect(parseRoute(routeHash(r))).toEqual(r);
   });

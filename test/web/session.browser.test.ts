@@ -66,6 +66,10 @@ describe('web viewer sessions and reconnects', () => {
       await p.waitForFunction(() => /Reconnecting/.test(document.querySelector('.wall-view .status')?.textContent ?? ''));
       await p.waitForFunction(() => /What you see is from \d+ s ago/.test(document.querySelector('.wall-view .status')?.textContent ?? ''), undefined, { timeout: 5000 });
       await restarted;
+      // The events panel comes back too: its feed was opened with a token long expired, so it gets a fresh one.
+      const warn = await postFrame(svc.url, await svc.token('root'), { label, key: 'crane', warnings_json: '{"warning_no_hardhat": {"count": 1}}', cone_polygons_json: '[]', pole_polygons_json: '[]' }, await solidJpeg(160, 90, [90, 120, 150]));
+      expect(warn.status).toBe(200);
+      await p.waitForSelector('.events-panel[data-state="open"] .event-item[data-camera="crane"]', { timeout: 20_000 });
       const before = await p.evaluate(() => window.__framestream!.stats.received);
       await p.waitForSelector('.wall-view .status[data-state="open"]', { timeout: 20_000 });
       await p.waitForFunction((n) => window.__framestream!.stats.received > n + 3, before, { timeout: 10_000 });

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { startService, testPassword, type TestService } from '../helpers/service.js';
 import { postFrame, uniqueLabel } from '../helpers/frames.js';
-import { canvasPixels, canvasSize, launchChromium, logIn, openPage, solidJpeg, type TestPage } from '../helpers/browser.js';
+import { canvasPixels, canvasSize, launchChromium, logIn, openPage, OpenPages, solidJpeg } from '../helpers/browser.js';
 
 const GREY: [number, number, number] = [128, 128, 128];
 const isRed = ([r, g, b]: number[]) => r! > 200 && g! < 90 && b! < 90;
@@ -16,7 +16,7 @@ describe('web viewer', () => {
   let svc: TestService;
   let browser: Browser;
   let admin: string;
-  const open: TestPage[] = [];
+  const pages = new OpenPages(() => browser);
 
   beforeAll(async () => {
     [svc, browser] = await Promise.all([startService(), launchChromium()]);
@@ -27,18 +27,9 @@ describe('web viewer', () => {
     await svc?.stop();
   });
   afterEach(async () => {
-    for (const p of open.splice(0)) {
-      const errors = p.errors;
-      await p.context.close();
-      expect(errors).toEqual([]);
-    }
+    expect(await pages.closeAll()).toEqual([]);
   });
-
-  async function page(opts?: Parameters<typeof openPage>[1]): Promise<TestPage> {
-    const p = await openPage(browser, opts);
-    open.push(p);
-    return p;
-  }
+  const page = (opts?: Parameters<typeof openPage>[1]) => pages.page(opts);
 
   const frame = async (label: string, key: string, image: Buffer, meta: Record<string, string> = {}) => {
     const r = await postFrame(svc.url, admin, { label, key, warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]', detection_items_json: '[]', width: '0', height: '0', ...meta }, image);
@@ -211,6 +202,23 @@ describe('web viewer', () => {
     await frame(label, 'gate', img);
     await p.waitForSelector(`${tile}[data-state="live"]`, { timeout: 3000 });
     expect(await p.textContent(`${tile} .tile-age`)).toMatch(/just now|\d s ago/);
+  }, 20_000);
+
+  it('takes a removed camera off the wall at once (DELETE /streams), and back when it sends again', async () => {
+    const label = uniqueLabel();
+    const img = await solidJpeg(160, 90, GREY);
+    await frame(label, 'stays', img);
+    await frame(label, 'goes', img);
+    const { page: p } = await page();
+    await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
+    await p.waitForSelector('.tile[data-camera="goes"]');
+    const token = await svc.token('root');
+    const r = await fetch(`${svc.url}/streams/${encodeURIComponent(label)}/goes`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(204);
+    await p.waitForSelector('.tile[data-camera="goes"]', { state: 'detached', timeout: 3000 });
+    expect(await p.$('.tile[data-camera="stays"]')).not.toBeNull();
+    await frame(label, 'goes', img);
+    await p.waitForSelector('.tile[data-camera="goes"]', { timeout: 3000 });
   }, 20_000);
 
   it('says so when a frame cannot be decoded, and shows the next good one', async () => {
@@ -421,6 +429,8 @@ describe('web viewer', () => {
     const img = await solidJpeg(320, 180, GREY);
     await frame(label, 'dock', img);
     const { page: p } = await page();
+    // Every frame, as sent (a rate cap would coalesce the burst below before the page sees it).
+    await p.addInitScript(() => localStorage.setItem('framestream.wall.quality', 'full'));
     // The browser's hidden-tab signal (headless Chromium keeps every tab visible): what the page does with it is real.
     await p.addInitScript(() => {
       let hidden = false;

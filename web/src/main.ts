@@ -6,6 +6,7 @@ import { parseRoute, routeHash, type Route } from './routes.js';
 import { session, type EndReason } from './session.js';
 import { adminSitesView } from './views/admin-sites.js';
 import { adminUsersView } from './views/admin-users.js';
+import { EventHistoryView } from './views/event-history.js';
 import { loginView } from './views/login.js';
 import { sitesView } from './views/sites.js';
 import type { View } from './views/view.js';
@@ -73,6 +74,8 @@ function build(route: Route): View {
           else session.end('ended');
         },
       });
+    case 'events':
+      return new EventHistoryView(route.site, route.filters);
     case 'users':
       if (user.role === 'admin') return adminUsersView(user);
       break;

@@ -8,7 +8,8 @@ import { session } from './session.js';
 export type SocketState =
   | { kind: 'connecting' }
   | { kind: 'open' }
-  | { kind: 'retrying'; at: number; code: number };
+  /** `opened`: whether the socket that closed had opened (a refusal before the upgrade never does). */
+  | { kind: 'retrying'; at: number; code: number; opened: boolean };
 
 export interface SocketHandlers {
   onOpen?(ws: WebSocket): void;
@@ -38,9 +39,24 @@ export class ReconnectingSocket {
   private healthyTimer: number | null = null;
   private stopped = false;
   private triedRefresh = false;
+  private opened = false;
 
   /** `path`: e.g. /ws/labels/north?wait=true (the token is added). */
-  constructor(private readonly path: string, private readonly handlers: SocketHandlers) {}
+  constructor(private path: string, private readonly handlers: SocketHandlers) {}
+
+  get currentPath(): string {
+    return this.path;
+  }
+
+  /** Asks for something else (other query parameters): reconnects at once when the path changed. */
+  setPath(path: string): void {
+    if (path === this.path) return;
+    this.path = path;
+    if (this.stopped) return;
+    this.drop();
+    this.attempt = 0;
+    void this.connect();
+  }
 
   start(): void {
     void this.connect();
@@ -56,6 +72,11 @@ export class ReconnectingSocket {
 
   close(): void {
     this.stopped = true;
+    this.drop();
+  }
+
+  /** Closes the socket (if any) without hearing of it: no retry follows. */
+  private drop(): void {
     this.clearTimers();
     const ws = this.ws;
     this.ws = null;
@@ -80,16 +101,20 @@ export class ReconnectingSocket {
       if (this.stopped) return;
       // A refused refresh has ended the session (the app shows the login page); anything else: retry.
       if (err instanceof ApiError && err.status === 401) return;
+      this.opened = false;
       this.retry(0);
       return;
     }
     if (this.stopped) return;
+    if (this.ws) return; // setPath() connected meanwhile
     const ws = new WebSocket(socketUrl(this.path, token));
     ws.binaryType = 'arraybuffer';
     this.ws = ws;
+    this.opened = false;
     this.openTimer = window.setTimeout(() => ws.close(), OPEN_TIMEOUT_MS);
     ws.onopen = () => {
       if (this.openTimer !== null) clearTimeout(this.openTimer);
+      this.opened = true;
       this.handlers.onState({ kind: 'open' });
       this.healthyTimer = window.setTimeout(() => {
         this.attempt = 0;
@@ -126,7 +151,7 @@ export class ReconnectingSocket {
   private retry(code: number): void {
     if (this.stopped) return;
     const delay = backoffDelay(this.attempt++);
-    this.handlers.onState({ kind: 'retrying', at: Date.now() + delay, code });
+    this.handlers.onState({ kind: 'retrying', at: Date.now() + delay, code, opened: this.opened });
     this.retryTimer = window.setTimeout(() => void this.connect(), delay);
   }
 }

@@ -1,8 +1,9 @@
 // Counters of the frame pipeline, readable as window.__framestream.stats: the benchmark and the
 // browser tests read them to measure drawn against received frames and to see that no bitmap leaks.
 export const stats = {
-  /** Frame messages received (wall and large view). */
+  /** Frame messages received (wall and large view), and their bytes. */
   received: 0,
+  bytesReceived: 0,
   /** Frames replaced by a newer one before they were decoded (latest wins). */
   skipped: 0,
   decoded: 0,

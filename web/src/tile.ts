@@ -57,6 +57,7 @@ export class Tile {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly badge: HTMLElement;
   private readonly age: HTMLElement;
+  private readonly feed: HTMLElement;
   private readonly list: HTMLElement;
   private readonly resize: ResizeObserver;
 
@@ -69,6 +70,9 @@ export class Tile {
   private visible: boolean;
   private paused = false;
   private header: FrameHeader | null = null;
+  /** Width of the images the feed sends at most (previews), or null for the originals. */
+  private imageWidth: number | null = null;
+  private imageBytes = -1;
 
   /** Store time (server clock) of the newest frame received. */
   lastFrameAt = Number.NaN;
@@ -82,12 +86,13 @@ export class Tile {
     this.ctx = this.canvas.getContext('2d', { alpha: false })!;
     this.badge = h('span', { class: 'badge' }, t('tile.waiting'));
     this.age = h('span', { class: 'tile-age' });
+    this.feed = h('span', { class: 'tile-feed' });
     this.list = h('ul', { class: 'tile-warnings' });
     this.el = h(
       'article',
       { class: opts.large ? 'tile tile-large' : 'tile', dataset: { camera, state: 'waiting', alarm: 'false' } },
       h('div', { class: 'tile-media' }, this.canvas),
-      h('div', { class: 'tile-bar' }, h('span', { class: 'tile-name' }, camera), this.badge, this.age),
+      h('div', { class: 'tile-bar' }, h('span', { class: 'tile-name' }, camera), this.badge, this.age, this.feed),
       this.list,
     );
     if (opts.onOpen) {
@@ -107,9 +112,28 @@ export class Tile {
     this.resize.observe(this.canvas);
   }
 
+  /** Width the picture is shown at, in CSS pixels. */
+  get pictureWidth(): number {
+    return this.canvas.clientWidth;
+  }
+
+  /** What the feed sends this tile (e.g. "Preview 320 px · 2 fps"), with why in the tooltip. */
+  setFeed(text: string, why: string, imageWidth: number | null): void {
+    setText(this.feed, text);
+    if (this.feed.title !== why) this.feed.title = why;
+    this.imageWidth = imageWidth;
+  }
+
   /** A new frame: replaces any frame not decoded yet. `storedMs`: when the store took it (server clock). */
   accept(header: FrameHeader, image: Uint8Array, storedMs: number): void {
     stats.received++;
+    // A reopened socket (another preview size or rate) starts with the newest frame again: the
+    // same frame in the same size is not decoded twice.
+    if (header.id !== undefined && header.id === this.header?.id && image.length === this.imageBytes) {
+      this.opts.onDrawn?.(); // already shown: the large view asks for the next one
+      return;
+    }
+    this.imageBytes = image.length;
     if (this.pending) stats.skipped++;
     this.pending = { header, image };
     this.lastFrameAt = Number.isFinite(storedMs) ? storedMs : clock.serverNow();
@@ -180,7 +204,9 @@ export class Tile {
     const dpr = window.devicePixelRatio || 1;
     const fit = letterbox(space, { width: this.canvas.clientWidth * dpr, height: this.canvas.clientHeight * dpr });
     const width = Math.round(fit.width);
-    if (space.width === 0 || width < 1 || width >= space.width) return undefined;
+    // Previews come at most imageWidth wide: a larger size would only make the decoder scale up.
+    const widest = Math.min(space.width, this.imageWidth ?? Infinity);
+    if (space.width === 0 || width < 1 || width >= widest) return undefined;
     return { width, height: Math.max(1, Math.round(fit.height)) };
   }
 
@@ -235,7 +261,7 @@ export class Tile {
     if (!Number.isFinite(this.lastFrameAt)) return;
     const ago = serverNow - this.lastFrameAt;
     this.offline = ago > OFFLINE_AFTER_MS;
-    setText(this.age, t('tile.age', { age: formatAge(ago) }));
+    setText(this.age, ago < 1000 ? t('age.now') : t('tile.age', { age: formatAge(ago) })); // "just now", not "just now ago"
     let state: string;
     if (this.offline) {
       state = 'offline';

@@ -81,6 +81,14 @@ function forSentence(text: string, t: Lookup): WarningText {
   return { code: null, count: null, label: text, sentence: text };
 }
 
+/**
+ * A recorded safety event's warning as words (GET /events): its code at the peak count, or the
+ * sentence an older producer sent (translated when recognised, as the tiles do, else as sent).
+ */
+export function eventWarning(code: string, kind: 'code' | 'sentence', count: number, t: Lookup): WarningText {
+  return kind === 'sentence' ? forSentence(code, t) : forCode(code, count, t);
+}
+
 /** The warnings of one frame as words, in the catalogue's language; [] for none or unreadable. */
 export function formatWarnings(raw: string | undefined | null, t: Lookup): WarningText[] {
   if (!raw) return [];

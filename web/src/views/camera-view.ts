@@ -1,10 +1,12 @@
 // One camera opened large, over the wall, fed by its own pull socket (WS /ws/stream/{label}/{key}):
-// it asks for the next frame only after drawing the last, so it never receives more than it shows.
+// the full stream (no preview, no rate cap), but it asks for the next frame only after drawing the
+// last, so it never receives more than it shows.
 import { clock } from '../api.js';
 import { h } from '../dom.js';
 import { t, tr } from '../i18n.js';
 import { entryIdTime } from '../server-clock.js';
 import { ReconnectingSocket, type SocketState } from '../socket.js';
+import { stats } from '../stats.js';
 import { Tile } from '../tile.js';
 import { splitFrame } from '../wire.js';
 
@@ -22,6 +24,7 @@ export class CameraView {
 
   constructor(readonly site: string, readonly camera: string, onBack: () => void, onRefused: (reason: string) => void) {
     this.tile = new Tile(camera, { large: true, onDrawn: () => this.pull() });
+    this.labelFeed();
     this.status = h('span', { class: 'status' });
     const back = h('button', { class: 'back', type: 'button', on: { click: onBack } }, '← ', tr('large.back'));
     this.el = h(
@@ -53,6 +56,7 @@ export class CameraView {
 
   private onMessage(data: ArrayBuffer | string): void {
     if (typeof data === 'string') return; // pong, or an error about a command we never send
+    stats.bytesReceived += data.byteLength;
     const f = splitFrame(data);
     this.waiting = false;
     if (!f) return this.pull();
@@ -68,8 +72,13 @@ export class CameraView {
     this.status.dataset.state = s.kind;
   }
 
+  private labelFeed(): void {
+    this.tile.setFeed(t('feed.full'), t('feed.why_large'), null);
+  }
+
   relabel(): void {
     this.tile.relabel();
+    this.labelFeed();
   }
 
   destroy(): void {

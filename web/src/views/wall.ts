@@ -1,16 +1,33 @@
-// The live wall of one site: one push socket (WS /ws/labels/{label}?wait=true&with_id=true) for
-// every camera, a tile per camera (new cameras appear as their first frame arrives), a status line
-// that says when it is reconnecting and how old the picture is, and one camera opened large.
+// The live wall of one site: one push socket (WS /ws/labels/{label}?wait=true&with_id=true, with
+// the preview size and rate the feed chooser picked) for every camera, a tile per camera (new
+// cameras appear as their first frame arrives), a status line that says when it is reconnecting
+// and how old the picture is, the site's safety events beside it, and one camera opened large.
 import { clock } from '../api.js';
 import { h } from '../dom.js';
+import { FeedChooser } from '../feed-chooser.js';
 import { formatAge, onLanguageChange, t, tr } from '../i18n.js';
 import { routeHash, type Route } from '../routes.js';
 import { entryIdTime } from '../server-clock.js';
 import { ReconnectingSocket, type SocketState } from '../socket.js';
+import { stats } from '../stats.js';
 import { Tile } from '../tile.js';
+import { feedQuery, WALL_QUALITIES, type WallFeed, type WallQuality } from '../wall-feed.js';
 import { splitFrame } from '../wire.js';
 import { CameraView } from './camera-view.js';
+import { EventsPanel } from './events-panel.js';
 import type { View } from './view.js';
+
+/** Narrowest a tile gets (the grid's minmax in style.css): the guess of a tile's width before there is one. */
+const TILE_MIN_WIDTH = 300;
+
+/** What a feed is, in words: the tile's line and its tooltip. */
+export function feedText(feed: WallFeed, cameras: number): { text: string; why: string } {
+  if (feed.rendition === 'full') return { text: t('feed.full'), why: t('feed.why_full') };
+  return {
+    text: t('feed.preview', { width: feed.width, fps: feed.maxFps }),
+    why: t('feed.why', { cameras, mbps: Math.round(feed.budgetMbps * 10) / 10 }),
+  };
+}
 
 export interface WallOptions {
   /** The socket was refused for good (1008): the app returns to the login page with the reason. */
@@ -23,10 +40,13 @@ export class WallView implements View {
   private readonly status: HTMLElement;
   private readonly count: HTMLElement;
   private readonly empty: HTMLElement;
-  /** Room beside the wall for later panels (a site's events). */
+  /** Beside the wall: the site's safety events. */
   readonly aside: HTMLElement;
+  private readonly events: EventsPanel;
   private readonly tiles = new Map<string, Tile>();
   private readonly socket: ReconnectingSocket;
+  private readonly chooser: FeedChooser;
+  private readonly gridSize: ResizeObserver;
   private readonly visibility: IntersectionObserver;
   private readonly ticker: number;
   private readonly offLanguage: () => void;
@@ -44,11 +64,25 @@ export class WallView implements View {
     this.count = h('span', { class: 'count' });
     this.empty = h('p', { class: 'empty' }, tr('wall.waiting'));
     this.grid = h('div', { class: 'wall' });
-    this.aside = h('aside', { class: 'wall-aside', hidden: true });
+    this.chooser = new FeedChooser(site, () => this.shape(), (feed) => this.feedChanged(feed));
+    const quality = h(
+      'select',
+      { name: 'quality', class: 'quality', on: { change: () => this.chooser.setQuality(quality.value as WallQuality) } },
+      ...WALL_QUALITIES.map((q) => h('option', { value: q, selected: q === this.chooser.setting }, tr(`feed.quality.${q}`))),
+    );
+    this.events = new EventsPanel(site, (camera) => this.open(camera));
+    this.aside = h('aside', { class: 'wall-aside' }, this.events.el);
     this.el = h(
       'section',
       { class: 'wall-view' },
-      h('div', { class: 'wall-head' }, h('a', { href: routeHash({ name: 'sites' }), class: 'crumb' }, '← ', tr('wall.back')), h('h1', null, site), this.count),
+      h(
+        'div',
+        { class: 'wall-head' },
+        h('a', { href: routeHash({ name: 'sites' }), class: 'crumb' }, '← ', tr('wall.back')),
+        h('h1', null, site),
+        this.count,
+        h('label', { class: 'quality-setting' }, h('span', null, tr('feed.quality')), quality),
+      ),
       this.status,
       h('div', { class: 'wall-body' }, h('div', { class: 'wall-main' }, this.empty, this.grid), this.aside),
     );
@@ -58,20 +92,24 @@ export class WallView implements View {
         if (cam !== undefined) this.tiles.get(cam)?.setVisible(e.isIntersecting);
       }
     });
-    this.socket = new ReconnectingSocket(`/ws/labels/${encodeURIComponent(site)}?wait=true&with_id=true`, {
+    this.socket = new ReconnectingSocket(this.socketPath(this.chooser.feed), {
       onMessage: (d) => this.onMessage(d),
       onState: (s) => {
         this.state = s;
+        if (s.kind === 'retrying' && !s.opened) void this.chooser.refused(this.socket.currentPath);
         this.renderStatus();
       },
       onRefused: (reason) => opts.onRefused(site, reason),
     });
     this.socket.start();
+    this.gridSize = new ResizeObserver(() => this.chooser.schedule());
+    this.gridSize.observe(this.grid);
     this.ticker = window.setInterval(() => this.tick(), 1000);
     document.addEventListener('keydown', this.onKey);
     document.addEventListener('visibilitychange', this.onVisibility);
     this.offLanguage = onLanguageChange(() => {
       for (const tile of this.tiles.values()) tile.relabel();
+      this.labelFeeds();
       this.large?.relabel();
       this.renderStatus();
     });
@@ -79,8 +117,46 @@ export class WallView implements View {
     this.update(route);
   }
 
+  private socketPath(feed: WallFeed): string {
+    const q = feedQuery(feed);
+    return `/ws/labels/${encodeURIComponent(this.site)}?wait=true&with_id=true${q ? `&${q}` : ''}`;
+  }
+
+  /** The tile size and the number of cameras, for the feed chooser. */
+  private shape(): { tileWidth: number; cameras: number } {
+    const first = this.tiles.values().next().value as Tile | undefined;
+    const grid = this.grid.clientWidth;
+    const tileWidth = first?.pictureWidth || grid / Math.max(1, Math.floor(grid / TILE_MIN_WIDTH)) || TILE_MIN_WIDTH;
+    return { tileWidth, cameras: this.tiles.size };
+  }
+
+  /** Another preview size or rate: the wall socket reopens with it (tiles keep their frames meanwhile). */
+  private feedChanged(feed: WallFeed): void {
+    this.socket.setPath(this.socketPath(feed));
+    this.labelFeeds();
+  }
+
+  private labelFeeds(): void {
+    const feed = this.chooser.feed;
+    const { text, why } = feedText(feed, this.chooser.cameras());
+    const width = feed.rendition === 'preview' ? feed.width : null;
+    for (const tile of this.tiles.values()) tile.setFeed(text, why, width);
+  }
+
   private onMessage(data: ArrayBuffer | string): void {
-    if (typeof data === 'string') return; // only an old server's "No keys found", which wait=true avoids
+    if (typeof data === 'string') {
+      // A camera removed from the site (DELETE /streams): its tile goes. ("No keys found" comes only
+      // from an old server, which wait=true avoids.)
+      let msg: { removed?: unknown } = {};
+      try {
+        msg = JSON.parse(data) as typeof msg;
+      } catch {
+        return;
+      }
+      if (typeof msg.removed === 'string') this.removeTile(msg.removed);
+      return;
+    }
+    stats.bytesReceived += data.byteLength;
     const f = splitFrame(data);
     if (!f || typeof f.header.key !== 'string') return;
     const stored = entryIdTime(f.header.id);
@@ -93,17 +169,30 @@ export class WallView implements View {
     if (tile) return tile;
     tile = new Tile(camera, { onOpen: (c) => this.open(c), startHidden: true });
     if (this.large) tile.setPaused(true);
+    this.chooser.schedule(); // another camera: maybe another rate
     this.tiles.set(camera, tile);
     // Cameras in name order, so tiles keep their places.
     const after = [...this.tiles.keys()].sort().find((k) => k > camera);
     const next = after === undefined ? null : this.tiles.get(after)!.el;
     this.grid.insertBefore(tile.el, next);
     this.visibility.observe(tile.el);
+    this.labelFeeds();
     this.renderStatus();
     return tile;
   }
 
-  private pumpAll(): void {
+  private removeTile(camera: string): void {
+    const tile = this.tiles.get(camera);
+    if (!tile) return;
+    this.visibility.unobserve(tile.el);
+    tile.destroy();
+    tile.el.remove();
+    this.tiles.delete(camera);
+    this.chooser.schedule(); // one camera fewer: maybe another rate
+    this.renderStatus();
+  }
+
+    private pumpAll(): void {
     for (const tile of this.tiles.values()) tile.pump();
   }
 
@@ -176,6 +265,9 @@ export class WallView implements View {
   destroy(): void {
     this.hideLarge();
     this.socket.close();
+    this.chooser.destroy();
+    this.gridSize.disconnect();
+    this.events.destroy();
     clearInterval(this.ticker);
     this.visibility.disconnect();
     document.removeEventListener('keydown', this.onKey);
