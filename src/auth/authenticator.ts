@@ -18,7 +18,7 @@ export type { AccessLoss } from './access-watch.js';
 export interface Authenticator {
   /**
    * Verifies an access token (HS256 signature, exp/nbf, `type: "access"`, a live session, an active
-   * user) and returns who it belongs to. Throws a catalogue error: MISSING_TOKEN, INVALID_TOKEN,
+   * user whose username the token names) and returns who it belongs to. Throws a catalogue error: MISSING_TOKEN, INVALID_TOKEN,
    * TOKEN_EXPIRED or TOKEN_NOT_ACTIVE (503 DB_UNAVAILABLE when a session cannot be looked up).
    */
   authenticate(token: string | undefined): Promise<Principal>;
@@ -87,6 +87,9 @@ export class SessionAuthenticator implements Authenticator {
     if (!session) throw new Errors.TOKEN_NOT_ACTIVE();
     const user = await this.user(session.userId);
     if (!user || !user.isActive) throw new Errors.TOKEN_NOT_ACTIVE();
+    // The token must name its session's user: claims that disagree with the session are forged or
+    // mixed, never honoured as either. (Renaming a user ends their sessions: users/service.ts.)
+    if (claims.username !== user.username) throw new Errors.INVALID_TOKEN();
     return principalOf(user, session.id);
   }
 

@@ -248,6 +248,7 @@ export class Sessions {
       await this.end(session.id);
       throw new Errors.TOKEN_NOT_ACTIVE();
     }
+    if (user.username !== claims.username) throw new Errors.INVALID_TOKEN(); // see Authenticator.authenticate
     const next: SessionRecord = { ...session, refreshId: randomUUID(), expiresAt: Date.now() + this.tokens.refreshTtlMs };
     const r = await this.store.rotate(session.id, claims.refreshId as string, next.refreshId, next.expiresAt);
     if (r === 'missing') throw new Errors.TOKEN_NOT_ACTIVE();

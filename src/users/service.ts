@@ -74,7 +74,7 @@ export class UsersService {
 
   /**
    * Admin changes to a user. A password change or deactivation ends the user's sessions (but the
-   * caller's own current one, when the caller edits themself). Refused with 422 VALIDATION: an admin
+   * caller's own current one, when the caller edits themself); a new username ends them all. Refused with 422 VALIDATION: an admin
    * deactivating themself, and demoting or deactivating the last active admin.
    */
   async updateUser(actor: Principal | null, id: number, patch: UserPatch): Promise<UserView> {
@@ -86,10 +86,12 @@ export class UsersService {
     const self = actor !== null && actor.userId === id;
     if (self && isActive === false) throw new Errors.VALIDATION('you cannot deactivate your own account');
 
+    let renamed = false;
     const view = await writing(`user '${username}' already exists`, () =>
       this.repo.transaction(async (trx) => {
         const user = await this.repo.userById(id, trx);
         if (!user) throw new Errors.NOT_FOUND(`user ${id} not found`);
+        renamed = username !== undefined && username !== user.username;
         const losesAdmin = user.role === 'admin' && user.is_active && ((role !== undefined && role !== 'admin') || isActive === false);
         if (losesAdmin) {
           const admins = await this.repo.activeAdminIds(trx);
@@ -100,7 +102,10 @@ export class UsersService {
         return (await this.repo.userView(id, trx)) as UserView;
       }),
     );
-    if (hash !== undefined || isActive === false) {
+    // Tokens name their user: a renamed user's tokens no longer match, so all their sessions end
+    // (the caller's own too) and they log in under the new name.
+    if (renamed) await this.sessions.endAllForUser(id);
+    else if (hash !== undefined || isActive === false) {
       await this.sessions.endAllForUser(id, self ? actor.sessionId : undefined);
     }
     await this.bus.publish({ type: 'users-changed', userIds: [id] });

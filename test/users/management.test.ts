@@ -86,14 +86,21 @@ describe.each([SQLITE, POSTGRES])('users and sites ($name)', (backend) => {
     expect((await as('DELETE', '/sites/0')).status).toBe(422);
   });
 
-  it('patches a user: rename, role, sites replaced, password', async () => {
+  it('patches a user: role, sites replaced, rename (ends sessions), password', async () => {
     const u = (await as('POST', '/users', { username: 'pat', password: 'password-123', role: 'user', sites: ['one', 'two'] })).body;
-    const before = await srv.accounts.issueTokens('pat');
-    const r = await as('PATCH', `/users/${u.id}`, { username: 'patricia', role: 'guest', sites: ['three'] });
+    let before = await srv.accounts.issueTokens('pat');
+    const r = await as('PATCH', `/users/${u.id}`, { role: 'guest', sites: ['three'] });
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ id: u.id, username: 'patricia', role: 'guest', sites: ['three'] });
-    // A rename or role change keeps the session; /me shows the new state at once.
-    expect((await call(url, 'GET', '/me', { token: before.access_token })).body).toMatchObject({ username: 'patricia', role: 'guest', sites: ['three'] });
+    expect(r.body).toMatchObject({ id: u.id, username: 'pat', role: 'guest', sites: ['three'] });
+    // A role or sites change keeps the session; /me shows the new state at once.
+    expect((await call(url, 'GET', '/me', { token: before.access_token })).body).toMatchObject({ username: 'pat', role: 'guest', sites: ['three'] });
+    // Tokens name their user: a rename ends the user's sessions, and the new name logs in.
+    const renamed = await as('PATCH', `/users/${u.id}`, { username: 'patricia' });
+    expect(renamed.body).toMatchObject({ id: u.id, username: 'patricia' });
+    expect((await call(url, 'GET', '/me', { token: before.access_token })).body.code).toBe('TOKEN_NOT_ACTIVE');
+    expect((await call(url, 'POST', '/refresh', { body: { refresh_token: before.refresh_token } })).status).toBe(401);
+    before = await srv.accounts.issueTokens('patricia');
+    expect((await call(url, 'GET', '/me', { token: before.access_token })).body).toMatchObject({ username: 'patricia' });
     // A password change ends the user's sessions.
     expect((await as('PATCH', `/users/${u.id}`, { password: 'another-pass-1' })).status).toBe(200);
     expect((await call(url, 'GET', '/me', { token: before.access_token })).body.code).toBe('TOKEN_NOT_ACTIVE');
