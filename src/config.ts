@@ -50,6 +50,18 @@ export interface Config {
   memoryStoreMaxBytes: number;
   /** Uploads (POST /frames) being received at once; more get 429 (each may hold MAX_FRAME_BYTES). */
   maxConcurrentUploads: number;
+  /** Uploads being received at once for one user, and from one client address. */
+  maxUploadsPerUser: number;
+  maxUploadsPerAddress: number;
+  /** An upload body that has not fully arrived this long after its headers gets 408. */
+  uploadBodyTimeoutMs: number;
+  /** Largest value of each metadata field (warnings_json, ...), in bytes. */
+  maxMetadataBytes: number;
+  /** Largest headers of one multipart part (its name and filename included), in bytes. */
+  maxPartHeaderBytes: number;
+  /** After an early error reply, how long and how much of the rest of a body is read and dropped. */
+  lingerMs: number;
+  lingerMaxBytes: number;
   /** Labels containing any of these substrings are hidden from GET /labels. */
   hiddenLabelSubstrings: string[];
 
@@ -176,6 +188,13 @@ export function loadConfig(env: Env = process.env): Config {
     maxStreams: int(env, 'MAX_STREAMS', 10_000, 1),
     memoryStoreMaxBytes: int(env, 'MEMORY_STORE_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024),
     maxConcurrentUploads: int(env, 'MAX_CONCURRENT_UPLOADS', 64, 1),
+    maxUploadsPerUser: int(env, 'MAX_UPLOADS_PER_USER', 16, 1),
+    maxUploadsPerAddress: int(env, 'MAX_UPLOADS_PER_ADDRESS', 32, 1),
+    uploadBodyTimeoutMs: int(env, 'UPLOAD_BODY_TIMEOUT_MS', 30_000, 100),
+    maxMetadataBytes: int(env, 'MAX_METADATA_BYTES', 64 * 1024, 1024, 16 * 1024 * 1024),
+    maxPartHeaderBytes: int(env, 'MAX_PART_HEADER_BYTES', 2048, 256, 64 * 1024),
+    lingerMs: int(env, 'LINGER_MS', 5000, 0, 60_000),
+    lingerMaxBytes: int(env, 'LINGER_MAX_BYTES', 128 * 1024 * 1024, 0),
     hiddenLabelSubstrings: list(env, 'HIDDEN_LABEL_SUBSTRINGS', ['test']),
 
     viewerMaxBufferBytes: int(env, 'VIEWER_MAX_BUFFER_BYTES', 1024 * 1024, 1024),

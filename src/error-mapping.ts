@@ -2,7 +2,7 @@
 // status and code; the framework's errors and the drivers' (PostgreSQL, SQLite, ioredis) are mapped
 // onto the catalogue, with the original kept as `cause` for the logs.
 import type { FastifyError } from 'fastify';
-import { Close, CloseReason, Errors, type ErrorCode } from './errors.js';
+import { Close, CloseReason, Errors, withProblems, type ErrorCode, type Problem } from './errors.js';
 
 interface DriverError {
   code?: unknown;
@@ -77,19 +77,71 @@ export interface HttpErrorReply {
   status: number;
   code: ErrorCode;
   detail: string;
+  /** Every problem found (validation), when there are any. */
+  problems?: Problem[];
+}
+
+interface SchemaError {
+  instancePath?: string;
+  message?: string;
+  params?: { additionalProperty?: unknown };
+}
+
+/** A failed JSON-schema validation (ajv reports every error: allErrors), as the catalogue's problems. */
+function schemaProblems(err: FastifyError): Problem[] {
+  const where = err.validationContext ?? 'body';
+  return (err.validation as SchemaError[]).map((v) => {
+    const extra = v.params?.additionalProperty;
+    return {
+      field: `${where}${v.instancePath ?? ''}`,
+      message: `${v.message ?? 'is invalid'}${typeof extra === 'string' ? ` ('${extra}')` : ''}`,
+    };
+  });
 }
 
 /** Any error thrown while serving a request, as the catalogue's {detail, code} with its status. */
 export function httpReply(err: FastifyError): HttpErrorReply {
   const status = err.statusCode ?? 500;
-  if (isCatalogueError(err) && status < 500) return { status, code: err.code, detail: err.message };
-  if (err.validation) return { status: 422, code: 'VALIDATION', detail: err.message };
+  const problems = (err as { problems?: Problem[] }).problems;
+  if (isCatalogueError(err) && status < 500) return { status, code: err.code, detail: err.message, ...(problems ? { problems } : {}) };
+  if (err.validation) {
+    const e = withProblems((d) => new Errors.VALIDATION(d), schemaProblems(err));
+    return { status: 422, code: 'VALIDATION', detail: e.message, problems: e.problems };
+  }
+  // The router's refusals: their messages echo the path, which is not worth sending back.
+  if (err.code === 'FST_ERR_BAD_URL') return { status: 400, code: 'BAD_REQUEST', detail: 'URL is not valid (bad percent-encoding)' };
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') return { status: 414, code: 'URI_TOO_LONG', detail: 'a path segment is too long' };
   if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, code: 'PAYLOAD_TOO_LARGE', detail: 'request body is too large' };
   if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', detail: err.message };
   if (status === 429) return { status, code: 'RATE_LIMITED', detail: err.message };
   if (status === 503) return { status, code: isCatalogueError(err) ? err.code : 'STORE_UNAVAILABLE', detail: err.message };
   if (status >= 400 && status < 500) return { status, code: 'BAD_REQUEST', detail: err.message };
   return { status: 500, code: 'INTERNAL', detail: 'Internal server error' };
+}
+
+/** The JSON body of an error reply. */
+export function errorJson(r: HttpErrorReply): { detail: string; code: ErrorCode; errors?: Problem[] } {
+  return r.problems ? { detail: r.detail, code: r.code, errors: r.problems } : { detail: r.detail, code: r.code };
+}
+
+/**
+ * A request Node's HTTP parser refused before any route saw it (headers too large, bad framing, an
+ * unknown method, conflicting lengths, a request that took too long to arrive), as the catalogue's
+ * reply. Only the parser's short reason is kept: the raw bytes may hold a token.
+ */
+export function clientErrorReply(err: { code?: unknown; reason?: unknown }): HttpErrorReply {
+  const reason = typeof err.reason === 'string' ? err.reason : 'malformed request';
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADER_TOO_LARGE', detail: new Errors.HEADER_TOO_LARGE().message };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', detail: 'Request took too long to arrive' };
+    case 'HPE_INVALID_METHOD':
+      return { status: 400, code: 'BAD_REQUEST', detail: 'Unknown HTTP method' };
+    default:
+      return { status: 400, code: 'BAD_REQUEST', detail: `Malformed HTTP request: ${reason}` };
+  }
 }
 
 // ---------------------------------------------------------------- sockets
@@ -109,13 +161,18 @@ export function socketRefusal(err: unknown): SocketRefusal {
   return { code: Close.TRY_AGAIN_LATER, reason: CloseReason.SERVICE_UNAVAILABLE };
 }
 
-/** The reply to a producer's socket message that failed; `unexpected` errors are worth a log line. */
-export function socketErrorReply(err: unknown): { reply: { status: 'error'; message: string }; unexpected: boolean } {
-  const e = err as { statusCode?: unknown; message?: string };
+/**
+ * The reply to a producer's socket message that failed: the message (and code) of a client error,
+ * a generic one for the rest; `unexpected` errors (not from the catalogue) are worth a log line.
+ */
+export function socketErrorReply(err: unknown): { reply: { status: 'error'; message: string; code: string }; unexpected: boolean; clientError: boolean } {
+  const e = err as { statusCode?: unknown; message?: string; code?: unknown };
   const unexpected = typeof e.statusCode !== 'number';
   const clientError = !unexpected && (e.statusCode as number) < 500;
+  const code = isCatalogueError(err) ? err.code : 'INTERNAL';
   return {
-    reply: { status: 'error', message: clientError ? (e.message ?? 'error') : 'Failed to store frame: service unavailable' },
+    reply: { status: 'error', message: clientError ? (e.message ?? 'error') : 'Failed to store frame: service unavailable', code },
     unexpected,
+    clientError,
   };
 }

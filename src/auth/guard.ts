@@ -57,8 +57,17 @@ export async function requireAdmin(request: FastifyRequest): Promise<void> {
   if (!canManage(request.principal)) throw new Errors.FORBIDDEN('Admin role required');
 }
 
+/** What ws accepts as a handshake; ws itself would refuse the rest in text/html. */
+const WS_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
 function socketAuthHook(auth: Authenticator): preValidationAsyncHookHandler {
   return async (req: FastifyRequest) => {
+    if (req.ws) {
+      const version = req.headers['sec-websocket-version'];
+      if (!WS_KEY.test(String(req.headers['sec-websocket-key'] ?? '')) || (version !== '13' && version !== '8')) {
+        throw new Errors.BAD_REQUEST('invalid WebSocket handshake (needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13)');
+      }
+    }
     const token = socketToken(req.headers, req.query);
     if (!token) {
       req.socketAuth = { refusal: { code: Close.POLICY, reason: CloseReason.MISSING_TOKEN } };

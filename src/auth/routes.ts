@@ -85,6 +85,7 @@ export function loginRoutes(login: LoginService, authenticator: Authenticator): 
             type: 'object',
             properties: { old_password: { type: 'string', minLength: 1, maxLength: 1024 }, new_password: password },
             required: ['old_password', 'new_password'],
+            additionalProperties: false,
           },
           response: {
             200: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, ...tokenPair.properties }, required: ['status', 'access_token', 'refresh_token'] },

@@ -66,11 +66,14 @@ export function pullMessage(f: StoredFrame): ViewerMessage {
   return (f.pullMessage ??= encode(f, 'id'));
 }
 
-/** Splits a producer's binary message into its header text and image; null without a delimiter. */
-export function splitMessage(data: Buffer): { header: string; image: Buffer } | null {
+/**
+ * Splits a producer's binary message at its first `--IMG--` into the header's bytes (UTF-8 JSON:
+ * decoding, strictly, is the reader's business) and the image; null without a delimiter.
+ */
+export function splitMessage(data: Buffer): { header: Buffer; image: Buffer } | null {
   const i = data.indexOf(DELIMITER);
   if (i < 0) return null;
-  return { header: data.subarray(0, i).toString('utf8'), image: data.subarray(i + DELIMITER.length) };
+  return { header: data.subarray(0, i), image: data.subarray(i + DELIMITER.length) };
 }
 
 export const OK_REPLY = { status: 'ok', message: 'Frame stored successfully.' } as const;

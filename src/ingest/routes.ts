@@ -7,9 +7,14 @@ import type { Authenticator } from '../auth/authenticator.js';
 import { socketRoute, type Guard } from '../auth/guard.js';
 import { canUpload, canUploadAny, type Principal } from '../auth/principal.js';
 import { Close, CloseReason, Errors, rateLimited } from '../errors.js';
-import { frameStoreError, socketErrorReply } from '../error-mapping.js';
-import { boundaryOf, parseMultipart } from './multipart.js';
-import { validateUpload, type RawUpload } from './validate.js';
+import { frameStoreError, httpReply, socketErrorReply } from '../error-mapping.js';
+import { decodeUtf8 } from '../lib/utf8.js';
+import { collectBody } from './body.js';
+import { readUploadForm } from './form.js';
+import { boundaryOf, parseMultipart, type MultipartLimits } from './multipart.js';
+import { RejectionLog, type Rejection } from './rejection-log.js';
+import { UploadSlots, type SlotRefusal } from './upload-slots.js';
+import { METADATA_FIELDS, UploadProblems, validateUpload, type RawUpload, type UploadLimits } from './validate.js';
 
 export interface IngestDeps {
   config: Config;
@@ -19,14 +24,34 @@ export interface IngestDeps {
   onStored?: () => void;
 }
 
-/** Room for the metadata fields and multipart framing beside the image. */
-export const METADATA_ALLOWANCE = 1024 * 1024;
+/**
+ * Room beside the image for the metadata fields and the framing, in a multipart body or a socket
+ * message. In a socket message's JSON header the metadata is escaped: up to 3 bytes per byte
+ * (json.dumps writes é, 2 bytes, as \u00e9).
+ */
+export function metadataAllowance(config: Pick<Config, 'maxMetadataBytes'>): number {
+  return METADATA_FIELDS.length * 3 * config.maxMetadataBytes + 64 * 1024;
+}
+
+/** An upload has 9 fields: room for a few unknown ones, not for thousands. */
+const MAX_PARTS = 32;
 /** Messages a producer socket may have in flight before we stop reading from it. */
 const MAX_IN_FLIGHT = 4;
 
-/** Validates, authorizes and stores one upload; throws a catalogue error and stores nothing on failure. */
-async function storeUpload(deps: IngestDeps, principal: Principal, raw: RawUpload, image: Buffer | undefined): Promise<void> {
-  const { label, key, fields } = validateUpload(raw, image, deps.config.maxFrameBytes);
+const SLOT_REFUSALS: Record<SlotRefusal, string> = {
+  total: 'Too many uploads in progress (MAX_CONCURRENT_UPLOADS)',
+  user: 'Too many uploads in progress for this user (MAX_UPLOADS_PER_USER)',
+  address: 'Too many uploads in progress from this address (MAX_UPLOADS_PER_ADDRESS)',
+};
+
+/**
+ * Authorizes, validates and stores one upload; throws a catalogue error and stores nothing on
+ * failure: 403 UPLOAD_FORBIDDEN for a role that never uploads, every problem of the upload at once,
+ * then 403 SITE_FORBIDDEN for a site the account may not upload to.
+ */
+async function storeUpload(deps: IngestDeps, limits: UploadLimits, principal: Principal, raw: RawUpload, image: Buffer | undefined, problems?: UploadProblems): Promise<void> {
+  if (!canUploadAny(principal)) throw new Errors.UPLOAD_FORBIDDEN(principal.role);
+  const { label, key, fields } = validateUpload(raw, image, limits, problems);
   if (!canUpload(principal, label)) throw new Errors.SITE_FORBIDDEN(label);
   try {
     await deps.store.append(label, key, fields);
@@ -36,6 +61,23 @@ async function storeUpload(deps: IngestDeps, principal: Principal, raw: RawUploa
   deps.onStored?.();
 }
 
+/** A producer socket's message: JSON header (strict UTF-8), `--IMG--`, image. */
+function readMessage(data: Buffer, isBinary: boolean): { header: RawUpload; image: Buffer } {
+  if (!isBinary) throw new Errors.BAD_REQUEST('expected a binary message: JSON header, --IMG--, image');
+  const parts = splitMessage(data);
+  if (!parts) throw new Errors.BAD_REQUEST('message has no --IMG-- delimiter');
+  const text = decodeUtf8(parts.header);
+  if (text === null) throw new Errors.BAD_REQUEST('header is not valid UTF-8');
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch {
+    throw new Errors.BAD_REQUEST('header is not valid JSON');
+  }
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Errors.BAD_REQUEST('header must be a JSON object');
+  return { header: header as RawUpload, image: parts.image };
+}
+
 const okSchema = {
   type: 'object',
   properties: { status: { type: 'string' }, message: { type: 'string' } },
@@ -43,77 +85,110 @@ const okSchema = {
 } as const;
 
 export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Promise<void> {
-  const bodyLimit = deps.config.maxFrameBytes + METADATA_ALLOWANCE;
+  const { config } = deps;
+  const bodyLimit = config.maxFrameBytes + metadataAllowance(config);
+  const limits: UploadLimits = { maxFrameBytes: config.maxFrameBytes, maxMetadataBytes: config.maxMetadataBytes };
+  const multipartLimits: MultipartLimits = { maxParts: MAX_PARTS, maxHeaderBytes: config.maxPartHeaderBytes };
+  const slots = new UploadSlots({ total: config.maxConcurrentUploads, perUser: config.maxUploadsPerUser, perAddress: config.maxUploadsPerAddress });
+  const rejections = new RejectionLog(app.log);
+  app.addHook('onClose', async () => rejections.close());
+  /** What each POST /frames named, for its rejection's log line. */
+  const named = new WeakMap<FastifyRequest, RawUpload>();
 
-  // The body is buffered (bounded by bodyLimit) and parsed in one pass: see multipart.ts.
-  app.addContentTypeParser('multipart/form-data', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => done(null, body));
+  // The body is collected (bounded in size and time, see body.ts) and parsed in one pass: see multipart.ts.
+  app.addContentTypeParser('multipart/form-data', { bodyLimit }, (req, payload, done) => {
+    const length = req.headers['content-length'];
+    collectBody(payload, length === undefined ? undefined : Number(length), { maxBytes: bodyLimit, timeoutMs: config.uploadBodyTimeoutMs }, done);
+  });
 
-  // Each upload in progress may hold up to bodyLimit bytes: bound how many are received at once.
-  let receiving = 0;
-  const uploadSlot = async (_req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (receiving >= deps.config.maxConcurrentUploads) throw rateLimited(1);
-    receiving++;
-    reply.raw.once('close', () => receiving--); // answered, or the client went away
+  // Everything that can be decided from the headers is, before the body is read (and before a
+  // client that sent Expect: 100-continue is told to send it): role, media type, declared size,
+  // and a slot among the uploads being received (each may hold up to bodyLimit bytes).
+  const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const principal = req.principal!;
+    if (!canUploadAny(principal)) throw new Errors.UPLOAD_FORBIDDEN(principal.role);
+    const type = req.headers['content-type'];
+    if (!/^multipart\/form-data\s*(;|$)/i.test(type ?? '') || !boundaryOf(type)) {
+      throw new Errors.UNSUPPORTED_MEDIA_TYPE('expected multipart/form-data with a boundary');
+    }
+    if (Number(req.headers['content-length']) > bodyLimit) throw new Errors.PAYLOAD_TOO_LARGE(`request body is larger than ${bodyLimit} bytes`);
+    const slot = slots.acquire(principal.userId, req.ip);
+    if (typeof slot === 'string') throw rateLimited(1, SLOT_REFUSALS[slot]);
+    reply.raw.once('close', slot); // answered, or the client went away
+  };
+
+  const reject = (r: Omit<Rejection, 'code' | 'detail'>, err: unknown): void => {
+    const e = err as { code?: unknown; message?: unknown };
+    rejections.record({ ...r, code: typeof e.code === 'string' ? e.code : 'BAD_REQUEST', detail: typeof e.message === 'string' ? e.message : '' });
   };
 
   app.post(
     '/frames',
     {
       bodyLimit,
-      // Cameras upload many times a second: at the default level, log failures, not every upload.
-      logLevel: deps.config.logLevel === 'info' ? 'warn' : deps.config.logLevel,
-      onRequest: [uploadSlot, deps.requireAuth],
+      onRequest: [deps.requireAuth, admit],
+      // Each rejected upload once, at warn (5xx are logged as failures by the error handler).
+      onError: async (req, _reply, err) => {
+        if (httpReply(err).status >= 500) return;
+        const raw = named.get(req);
+        reject({ user: req.principal?.username ?? null, address: req.ip, via: 'POST /frames', label: raw?.label, key: raw?.key }, err);
+      },
       schema: {
         tags: ['ingest'],
         summary: 'Upload one annotated frame (multipart/form-data)',
         description:
           'Fields: label, key, file (JPEG or PNG), warnings_json, cone_polygons_json, pole_polygons_json, ' +
-          'detection_items_json (optional), width, height (optional integers).',
+          'detection_items_json (optional), width, height (optional integers). Each field at most once.',
         consumes: ['multipart/form-data'],
         security: [{ bearerAuth: [] }],
         response: { 200: okSchema },
       },
     },
     async (req) => {
-      const boundary = boundaryOf(req.headers['content-type']);
-      if (!boundary || !Buffer.isBuffer(req.body)) {
-        throw new Errors.UNSUPPORTED_MEDIA_TYPE('expected multipart/form-data with a boundary');
-      }
-      const form = parseMultipart(req.body, boundary);
-      const raw = Object.fromEntries(form.fields) as RawUpload;
-      await storeUpload(deps, req.principal!, raw, form.files.get('file'));
+      if (!Buffer.isBuffer(req.body)) throw new Errors.UNSUPPORTED_MEDIA_TYPE('expected multipart/form-data with a boundary');
+      const parts = parseMultipart(req.body, boundaryOf(req.headers['content-type'])!, multipartLimits);
+      const problems = new UploadProblems();
+      const form = readUploadForm(parts, problems);
+      named.set(req, form.raw);
+      await storeUpload(deps, limits, req.principal!, form.raw, form.image, problems);
       return OK_REPLY;
     },
   );
 
-  socketRoute(app, '/ws/frames', deps.authenticator, {}, (ws, req, principal) => {
-    if (!canUploadAny(principal)) {
-      ws.close(Close.POLICY, CloseReason.UPLOAD_FORBIDDEN);
-      return;
-    }
-    const stop = deps.authenticator.watch(principal, canUploadAny, () => ws.close(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE));
+  socketRoute(app, '/ws/frames', deps.authenticator, {}, (ws, req, opened) => {
+    // The socket stays open whatever the account may upload (a frame it may not upload is answered
+    // with an error, as any bad message is); only the end of its session closes it. Each frame is
+    // judged with the newest rights the watch has seen, so a role or sites change counts at once.
+    let principal = opened;
+    const stop = deps.authenticator.watch(
+      opened,
+      (fresh) => {
+        principal = fresh;
+        return true;
+      },
+      () => ws.close(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE),
+    );
     ws.once('close', stop);
+    const who = () => ({ user: principal.username, address: req.ip, via: 'WS /ws/frames' as const });
+    // ws closes a message over maxPayload with 1009 before we see it: still a rejected upload.
+    ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') reject(who(), new Errors.PAYLOAD_TOO_LARGE(`message is larger than ${config.maxFrameBytes + metadataAllowance(config)} bytes`));
+    });
 
     // Messages are handled in order, one at a time, so replies keep the order of the uploads.
     let chain: Promise<void> = Promise.resolve();
     let inFlight = 0;
     const handle = async (data: Buffer, isBinary: boolean): Promise<void> => {
       let reply: object = OK_REPLY;
+      let header: RawUpload | undefined;
       try {
-        if (!isBinary) throw new Errors.BAD_REQUEST('expected a binary message: JSON header, --IMG--, image');
-        const parts = splitMessage(data);
-        if (!parts) throw new Errors.BAD_REQUEST('message has no --IMG-- delimiter');
-        let header: unknown;
-        try {
-          header = JSON.parse(parts.header);
-        } catch {
-          throw new Errors.BAD_REQUEST('header is not valid JSON');
-        }
-        if (header === null || typeof header !== 'object' || Array.isArray(header)) throw new Errors.BAD_REQUEST('header must be a JSON object');
-        await storeUpload(deps, principal, header as RawUpload, parts.image);
+        const message = readMessage(data, isBinary);
+        header = message.header;
+        await storeUpload(deps, limits, principal, header, message.image);
       } catch (err) {
         const failed = socketErrorReply(err);
         if (failed.unexpected) req.log.error({ err }, 'frame upload over WebSocket failed');
+        else if (failed.clientError) reject({ ...who(), label: header?.label, key: header?.key }, err);
         reply = failed.reply;
       }
       if (ws.readyState === 1) ws.send(JSON.stringify(reply));

@@ -35,6 +35,10 @@ export class Lru<K, V> {
     return this.map.delete(key);
   }
 
+  values(): IterableIterator<V> {
+    return this.map.values();
+  }
+
   clear(): void {
     this.map.clear();
   }

@@ -27,11 +27,11 @@ describe('wire format', () => {
     const push = pushMessage(f);
     expect(pushMessage(f)).toBe(push); // cached: the same buffer for every viewer
     const p = splitMessage(push.payload)!;
-    expect(p.header).toBe('{"key": "cam 1", "warnings": "{\\"warning_no_hardhat\\":{\\"count\\":2}}", "cone_polygons": "[]", "pole_polygons": "", "detection_items": "[[1,2,3,4,0.9,0]]", "width": "640", "height": "480"}');
+    expect(p.header.toString()).toBe('{"key": "cam 1", "warnings": "{\\"warning_no_hardhat\\":{\\"count\\":2}}", "cone_polygons": "[]", "pole_polygons": "", "detection_items": "[[1,2,3,4,0.9,0]]", "width": "640", "height": "480"}');
     expect(p.image.equals(f.frame)).toBe(true);
     const pull = splitMessage(pullMessage(f).payload)!;
-    expect(Object.keys(JSON.parse(pull.header))).toEqual(['id', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height']);
-    expect(JSON.parse(pull.header).id).toBe('1700000000000-3');
+    expect(Object.keys(JSON.parse(pull.header.toString()))).toEqual(['id', 'warnings', 'cone_polygons', 'pole_polygons', 'detection_items', 'width', 'height']);
+    expect(JSON.parse(pull.header.toString()).id).toBe('1700000000000-3');
   });
 });
 

@@ -58,6 +58,47 @@ export async function postFrame(
   return { status: res.status, body, headers: res.headers };
 }
 
+export interface FormPart {
+  name?: string;
+  /** Present: a file part. */
+  filename?: string;
+  value: string | Buffer;
+  /** Extra header lines of the part. */
+  headers?: string[];
+}
+
+/** A multipart/form-data body built by hand (duplicates, odd parts, raw bytes), and its content type. */
+export function multipart(parts: FormPart[], boundary = 'formBoundary7MA4YWxkTrZu0gW'): { body: Buffer; contentType: string } {
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    const disposition = ['form-data', p.name !== undefined ? `name="${p.name}"` : null, p.filename !== undefined ? `filename="${p.filename}"` : null].filter(Boolean).join('; ');
+    const lines = [`--${boundary}`, `Content-Disposition: ${disposition}`, ...(p.headers ?? []), '', ''];
+    chunks.push(Buffer.from(lines.join('\r\n'), 'utf8'), Buffer.isBuffer(p.value) ? p.value : Buffer.from(p.value, 'utf8'), Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** The parts of a good upload (override or drop fields by name). */
+export function uploadParts(fields: UploadFields, image: Buffer | null = jpeg(1)): FormPart[] {
+  const parts: FormPart[] = Object.entries(fields).filter(([, v]) => v !== undefined).map(([name, value]) => ({ name, value: value as string }));
+  if (image) parts.push({ name: 'file', filename: 'frame.jpg', value: image, headers: ['Content-Type: image/jpeg'] });
+  return parts;
+}
+
+/** POSTs a hand-built body to /frames. */
+export async function postBody(baseUrl: string, token: string | null, body: Buffer | string, contentType: string): Promise<{ status: number; body: any; headers: Headers }> {
+  const res = await fetch(`${baseUrl}/frames`, {
+    method: 'POST',
+    headers: { 'content-type': contentType, ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try { parsed = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
 export function frameMessage(header: object, image: Buffer): Buffer {
   return Buffer.concat([Buffer.from(JSON.stringify(header)), DELIM, image]);
 }

@@ -1,7 +1,8 @@
 // Viewer and producer sockets require a valid token and check the site (DESIGN.md §2).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type TestService } from '../helpers/service.js';
-import { connect, defaultMeta, frameMessage, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, frameMessage, jpeg, postFrame, seqOf, uniqueLabel } from '../helpers/frames.js';
+import { eventually } from '../helpers/http.js';
 
 describe('socket authentication and site checks', () => {
   let svc: TestService;
@@ -52,7 +53,7 @@ describe('socket authentication and site checks', () => {
     expect(labels).toEqual({ labels: [site] });
   });
 
-  it('lets a model manager upload to its own sites only, and refuses plain users', async () => {
+  it('lets a model manager upload to its own sites only, and answers plain users that they may not upload', async () => {
     const mm = await svc.token('producer', 'model_manager', [site]);
     const c = await connect(svc.url, '/ws/frames', mm);
     c.send(frameMessage({ label: site, key: 'cam', ...defaultMeta }, jpeg(2)));
@@ -63,11 +64,39 @@ describe('socket authentication and site checks', () => {
     c.close();
     expect((await postFrame(svc.url, mm, { label: other, key: 'cam', ...defaultMeta }, jpeg(4))).status).toBe(403);
 
+    // A plain user's producer socket stays open (its token is good): each frame gets an error naming the role.
     const user = await svc.token('viewer-only', 'user', [site]);
     const u = await connect(svc.url, '/ws/frames', user);
-    expect((await u.waitClose()).code).toBe(1008);
+    u.send(frameMessage({ label: site, key: 'cam', ...defaultMeta }, jpeg(5)));
+    u.send(frameMessage({ label: other, key: 'cam', ...defaultMeta }, jpeg(6)));
+    await u.until(() => u.texts.length === 2);
+    const roleError = { status: 'error', code: 'UPLOAD_FORBIDDEN', message: "Role 'user' may not upload frames (uploaders are admin and model_manager)" };
+    expect(u.texts).toEqual([roleError, roleError]);
+    expect(u.closed).toBeNull();
+    u.close();
     const r = await postFrame(svc.url, user, { label: site, key: 'cam', ...defaultMeta }, jpeg(5));
     expect(r.status).toBe(403);
-    expect(r.body.code).toBe('SITE_FORBIDDEN');
+    expect(r.body).toEqual({ code: 'UPLOAD_FORBIDDEN', detail: roleError.message });
+    expect(seqOf((await svc.store.latest(site, 'cam'))!.frame).seq).toBe(2);
+  });
+
+  it('judges a producer socket by its newest rights: granted, then revoked, without reconnecting', async () => {
+    const name = `promoted-${Math.random().toString(36).slice(2, 8)}`;
+    const token = await svc.token(name, 'user', [site]);
+    const c = await connect(svc.url, '/ws/frames', token);
+    const send = async (n: number) => {
+      const before = c.texts.length;
+      c.send(frameMessage({ label: site, key: 'cam', ...defaultMeta }, jpeg(n)));
+      await c.until(() => c.texts.length === before + 1);
+      return c.texts[before];
+    };
+    expect(await send(10)).toMatchObject({ status: 'error', code: 'UPLOAD_FORBIDDEN' });
+    const id = (await svc.accounts.users.listUsers()).find((x) => x.username === name)!.id;
+    await svc.accounts.users.updateUser(null, id, { role: 'model_manager' });
+    await eventually(async () => (await send(11)).status === 'ok', 3000, 'the promotion to count');
+    await svc.accounts.users.updateUser(null, id, { sites: [] });
+    await eventually(async () => (await send(12)).code === 'SITE_FORBIDDEN', 3000, 'the lost site to count');
+    expect(c.closed).toBeNull();
+    c.close();
   });
 });
