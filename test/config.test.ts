@@ -8,6 +8,13 @@ describe('configuration', () => {
     expect(c.jwtSecret.length).toBeGreaterThanOrEqual(32);
   });
 
+  it('bounds uploads by default', () => {
+    expect(loadConfig({})).toMatchObject({
+      maxUploadsPerUser: 16, maxUploadsPerAddress: 32, uploadBodyTimeoutMs: 30_000, maxMetadataBytes: 64 * 1024,
+      maxPartHeaderBytes: 2048, lingerMs: 5000, lingerMaxBytes: 128 * 1024 * 1024,
+    });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -24,6 +31,11 @@ describe('configuration', () => {
     [{ ACCESS_TOKEN_TTL: '900', REFRESH_TOKEN_TTL: '600' }, 'REFRESH_TOKEN_TTL'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '-1' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
     [{ VIEWER_TCP_NOTSENT_LOWAT: '100000000' }, 'VIEWER_TCP_NOTSENT_LOWAT'],
+    [{ MAX_METADATA_BYTES: '100' }, 'MAX_METADATA_BYTES'],
+    [{ MAX_PART_HEADER_BYTES: '10' }, 'MAX_PART_HEADER_BYTES'],
+    [{ UPLOAD_BODY_TIMEOUT_MS: '0' }, 'UPLOAD_BODY_TIMEOUT_MS'],
+    [{ MAX_UPLOADS_PER_USER: '0' }, 'MAX_UPLOADS_PER_USER'],
+    [{ LINGER_MS: '600000' }, 'LINGER_MS'],
   ])('refuses %j naming the setting', (env, setting) => {
     let err: unknown;
     try {

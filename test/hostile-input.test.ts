@@ -337,6 +337,7 @@ function check(seen: Observed, want: Expected): void {
     expect(Object.keys(r.body).every((k) => ['detail', 'code', 'errors'].includes(k)), JSON.stringify(r.body)).toBe(true);
     if (want.problems) expect(r.body.errors?.length ?? 0, JSON.stringify(r.body)).toBeGreaterThanOrEqual(want.problems);
     if (want.continued === false) expect(r.continued).toBe(false);
+    expect((r as { error?: string | null }).error ?? null, 'the client read the reply without a reset').toBeNull();
     if (want.closes) expect(r.closedByServer, 'the server closes a refused upgrade').toBe(true);
     return;
   }

@@ -1,8 +1,12 @@
 // Uploads (POST /frames, WS /ws/frames): good frames are stored; every kind of bad input gets a clear
 // 4xx error (or an error message on the socket) and stores nothing.
+import net from 'node:net';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, STORES, type TestService } from '../helpers/service.js';
-import { connect, defaultMeta, frameMessage, jpeg, postFrame, seqOf, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, frameMessage, jpeg, multipart, postBody, postFrame, seqOf, sleep, uniqueLabel, uploadParts } from '../helpers/frames.js';
+import { eventually } from '../helpers/http.js';
+import { head, rawRequest } from '../helpers/raw-http.js';
 
 const MAX = 64 * 1024;
 
@@ -125,5 +129,144 @@ describe('upload limits', () => {
     slow.destroy();
     await new Promise((r) => setTimeout(r, 200));
     expect((await postFrame(svc.url, admin, { label, key: 'cam', ...defaultMeta }, jpeg(2))).status).toBe(200);
+  });
+});
+
+describe('upload input, beyond single fields', () => {
+  let svc: TestService;
+  let admin: string;
+  beforeAll(async () => {
+    svc = await startService({ env: { MAX_FRAME_BYTES: String(MAX) } });
+    admin = await svc.token('admin');
+  });
+  afterAll(async () => svc?.stop());
+
+  it('reports every problem of an upload, in `detail` and as a list', async () => {
+    const r = await postFrame(svc.url, admin, { ...defaultMeta, key: 'cam', width: 'wide', warnings_json: '{' }, Buffer.from('GIF89a'));
+    expect(r.status).toBe(422);
+    expect(r.body).toEqual({
+      code: 'VALIDATION',
+      detail: 'label is required; warnings_json is not valid JSON; width must be a non-negative integer; file is not an image (expected JPEG or PNG bytes)',
+      errors: [
+        { field: 'label', message: 'is required' },
+        { field: 'warnings_json', message: 'is not valid JSON' },
+        { field: 'width', message: 'must be a non-negative integer' },
+        { field: 'file', message: 'is not an image (expected JPEG or PNG bytes)' },
+      ],
+    });
+  });
+
+  it('names every duplicated field', async () => {
+    const label = uniqueLabel();
+    const parts = uploadParts({ label, key: 'cam', ...defaultMeta });
+    const m = multipart([...parts, { name: 'label', value: 'other' }, { name: 'width', value: '1' }]);
+    const r = await postBody(svc.url, admin, m.body, m.contentType);
+    expect(r.status).toBe(422);
+    expect(r.body.errors).toEqual([{ field: 'label', message: 'is sent more than once' }, { field: 'width', message: 'is sent more than once' }]);
+    expect(await svc.store.latest(label, 'cam')).toBeNull();
+  });
+
+  it('ignores unknown fields, as the old backend did, and stores text exactly as sent', async () => {
+    const label = uniqueLabel('sité/ü');
+    const key = 'cam \ufeff1';
+    const m = multipart([...uploadParts({ label, key, ...defaultMeta, warnings_json: '["Warning: 安全帽"]' }), { name: 'extra', value: 'ignored' }, { name: 'extra', value: 'twice' }]);
+    expect((await postBody(svc.url, admin, m.body, m.contentType)).status).toBe(200);
+    expect(await svc.store.latest(label, key)).toMatchObject({ warnings: '["Warning: 安全帽"]' });
+    // A label with a slash is watched with its slash percent-encoded.
+    const c = await connect(svc.url, `/ws/labels/${encodeURIComponent(label)}`, admin);
+    await c.until(() => c.frames.length === 1);
+    expect(c.frames[0]!.header.key).toBe(key);
+    c.close();
+  });
+
+  it('answers Expect: 100-continue with 100 only once the upload is admitted', async () => {
+    const label = uniqueLabel();
+    const m = multipart(uploadParts({ label, key: 'cam', ...defaultMeta }));
+    const u = new URL(svc.url);
+    const s = net.connect(Number(u.port), u.hostname);
+    let got = '';
+    s.on('data', (d) => (got += d));
+    s.write(head('POST', '/frames', { authorization: `Bearer ${admin}`, expect: '100-continue', 'content-type': m.contentType, 'content-length': m.body.length }));
+    await eventually(() => got.includes('100 Continue'), 3000, '100 Continue');
+    expect(got.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
+    s.write(m.body);
+    await eventually(() => got.includes('Frame stored successfully.'), 3000, 'the reply');
+    expect(got).toContain('HTTP/1.1 200 OK');
+    s.destroy();
+    expect(await svc.store.latest(label, 'cam')).not.toBeNull();
+  });
+
+  it('reads and drops the body of a refused upload, so the connection carries the next request', async () => {
+    const u = new URL(svc.url);
+    const s = net.connect(Number(u.port), u.hostname);
+    let got = '';
+    s.on('data', (d) => (got += d));
+    const size = 3 * 1024 * 1024;
+    s.write(head('POST', '/frames', { authorization: `Bearer ${admin}`, 'content-type': 'multipart/form-data; boundary=b', 'content-length': size }));
+    s.write(Buffer.alloc(size, 0x61));
+    await eventually(() => got.includes('PAYLOAD_TOO_LARGE'), 5000, 'the 413');
+    s.write(head('GET', '/healthz'));
+    await eventually(() => got.includes('{"status":"ok"}'), 5000, 'the next reply on the same connection');
+    expect(got).toMatch(/^HTTP\/1\.1 413 /);
+    s.destroy();
+  });
+});
+
+describe('upload limits: per user, per address, lingering bounds and slow bodies', () => {
+  let svc: TestService;
+  let tokens: string[];
+  beforeAll(async () => {
+    svc = await startService({
+      env: { MAX_CONCURRENT_UPLOADS: '8', MAX_UPLOADS_PER_USER: '1', MAX_UPLOADS_PER_ADDRESS: '2', UPLOAD_BODY_TIMEOUT_MS: '1500', LINGER_MS: '400', LINGER_MAX_BYTES: String(1024 * 1024) },
+    });
+    tokens = [await svc.token('admin'), await svc.token('cam-a', 'admin'), await svc.token('cam-b', 'admin')];
+  });
+  afterAll(async () => svc?.stop());
+
+  /** An upload whose body never comes: it holds a slot until its body times out. */
+  function trickle(token: string): { reply: Promise<{ status: number; body: any }>; stop(): void } {
+    const u = new URL(`${svc.url}/frames`);
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'multipart/form-data; boundary=b', 'content-length': '100000' } });
+    req.on('error', () => {});
+    req.write('--b\r\n');
+    const reply = new Promise<{ status: number; body: any }>((resolve) => {
+      req.on('response', (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+    });
+    return { reply, stop: () => req.destroy() };
+  }
+
+  it('bounds uploads in flight per user and per address (429 naming the limit), and times out a body that does not come (408)', async () => {
+    const label = uniqueLabel();
+    const first = trickle(tokens[1]!);
+    await sleep(200);
+    const sameUser = await postFrame(svc.url, tokens[1]!, { label, key: 'cam', ...defaultMeta }, jpeg(1));
+    expect(sameUser.status).toBe(429);
+    expect(sameUser.body).toMatchObject({ code: 'RATE_LIMITED', detail: expect.stringContaining('MAX_UPLOADS_PER_USER') });
+    const second = trickle(tokens[2]!);
+    await sleep(200);
+    const sameAddress = await postFrame(svc.url, tokens[0]!, { label, key: 'cam', ...defaultMeta }, jpeg(2));
+    expect(sameAddress.status).toBe(429);
+    expect(sameAddress.body.detail).toContain('MAX_UPLOADS_PER_ADDRESS');
+    const t0 = Date.now();
+    expect(await first.reply).toEqual({ status: 408, body: { code: 'REQUEST_TIMEOUT', detail: expect.stringContaining('UPLOAD_BODY_TIMEOUT_MS') } });
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect((await second.reply).status).toBe(408);
+    // The slots are free again.
+    expect((await postFrame(svc.url, tokens[1]!, { label, key: 'cam', ...defaultMeta }, jpeg(3))).status).toBe(200);
+    first.stop();
+    second.stop();
+  });
+
+  it('stops reading a refused body past LINGER_MAX_BYTES, and one that stalls after LINGER_MS', async () => {
+    const big = await rawRequest(svc.url, head('POST', '/frames', { authorization: 'Bearer nope', 'content-type': 'multipart/form-data; boundary=b', 'content-length': 64 * 1024 * 1024 }), { thenBody: 64 * 1024 * 1024, timeoutMs: 10_000 });
+    // Cut off mid-body: a client that writes its whole body before reading sees its connection reset.
+    expect(big.error, JSON.stringify(big)).toMatch(/EPIPE|ECONNRESET/);
+    const stalled = await rawRequest(svc.url, head('POST', '/frames', { authorization: 'Bearer nope', 'content-type': 'multipart/form-data; boundary=b', 'content-length': 1000 }), { awaitClose: true, timeoutMs: 3000 });
+    expect(stalled.status).toBe(401);
+    expect(stalled.closedByServer).toBe(true);
   });
 });
