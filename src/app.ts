@@ -103,7 +103,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   const quiet = config.logLevel === 'info' ? 'warn' : config.logLevel;
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (methods.some((m) => QUIET_ROUTES.has(`${m} ${route.url}`))) route.logLevel ??= quiet;
+    if (methods.some((m) => QUIET_ROUTES.has(`${m} ${route.url}`))) route.logLevel = quiet;
   });
 
   // --- the shared connections and the service's parts

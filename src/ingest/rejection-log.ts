@@ -64,7 +64,7 @@ export class RejectionLog {
 
   /** One summary line per producer whose rejections were not all logged, then a new window. */
   private endWindow(): void {
-    const seconds = Math.round(this.opts.windowMs / 1000);
+    const seconds = this.opts.windowMs / 1000;
     for (const c of this.counts.values()) {
       if (c.suppressed === 0) continue;
       this.log.warn(
