@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { pyJsonObject, pyJsonString, pushMessage, pullMessage, splitMessage } from '../../src/frames/wire.js';
+import { DELIMITER as DELIM, pyJsonObject, pyJsonString, pushMessage, pullMessage, splitMessage } from '../../src/frames/wire.js';
 import { compareIds, parseStreamKey, streamKey } from '../../src/frames/keys.js';
 import type { StoredFrame } from '../../src/frames/frame.js';
 import { wsHeaderLength, writeWsHeader } from '../../src/frames/ws-frame.js';
@@ -71,5 +72,46 @@ describe('stream keys', () => {
     expect(compareIds('9-0', '10-0')).toBeLessThan(0);
     expect(compareIds('10-2', '10-10')).toBeLessThan(0);
     expect(compareIds('10-1', '10-1')).toBe(0);
+  });
+});
+
+describe('wire parser, property-based', () => {
+  const noDelimiter = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)).filter((b) => b.indexOf(DELIM) < 0);
+  const anyBytes = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
+
+  it('splits header + --IMG-- + image back into exactly those parts, whatever the image holds', () => {
+    fc.assert(
+      fc.property(noDelimiter, anyBytes, (header, image) => {
+        const parts = splitMessage(Buffer.concat([header, DELIM, image]))!;
+        expect(parts.header.equals(header)).toBe(true);
+        expect(parts.image.equals(image)).toBe(true);
+      }),
+    );
+  });
+
+  it('never throws on any bytes: null without a delimiter, else parts that rebuild the message', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyBytes, fc.tuple(anyBytes, anyBytes).map(([a, b]) => Buffer.concat([a, DELIM, b]))), (data) => {
+        const parts = splitMessage(data);
+        if (data.indexOf(DELIM) < 0) {
+          expect(parts).toBeNull();
+          return;
+        }
+        expect(parts!.header.indexOf(DELIM)).toBe(-1);
+        expect(Buffer.concat([parts!.header, DELIM, parts!.image]).equals(data)).toBe(true);
+      }),
+    );
+  });
+
+  it('writes any string as ASCII JSON that reads back as the same string', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 50 }), (a, b) => {
+        for (const s of [a, b]) {
+          const lit = pyJsonString(s);
+          expect(/^[\x20-\x7e]*$/.test(lit)).toBe(true);
+          expect(JSON.parse(lit)).toBe(s);
+        }
+      }),
+    );
   });
 });
