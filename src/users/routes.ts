@@ -81,7 +81,7 @@ export function usersRoutes(service: UsersService, authenticator: Authenticator)
           tags: ['users'],
           summary: 'Change a user',
           description:
-            'A password change or deactivation ends the user’s sessions and closes their sockets; a role or sites change re-checks their open sockets. `sites` replaces the list. 422: an admin deactivating themself, or demoting/deactivating the last active admin.',
+            'A password change, deactivation or rename ends the user’s sessions and closes their sockets (tokens name their user: after a rename, log in under the new name); a role or sites change re-checks their open sockets. `sites` replaces the list. 422: an admin deactivating themself, or demoting/deactivating the last active admin.',
           security: bearer,
           params: S.idParams,
           body: {
