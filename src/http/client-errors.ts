@@ -49,7 +49,7 @@ export function clientErrorHandler(lingerMs: number): Handler {
  */
 export function refuseMissingHost(app: FastifyInstance): void {
   (app.server as { requireHostHeader?: boolean }).requireHostHeader = false;
-  app.addHook('onRequest', async (req) => {
-    if (req.raw.headers.host === undefined && req.raw.httpVersion === '1.1') throw new Errors.BAD_REQUEST('Host header is required');
+  app.addHook('onRequest', (req, _reply, done) => {
+    done(req.raw.headers.host === undefined && req.raw.httpVersion === '1.1' ? new Errors.BAD_REQUEST('Host header is required') : undefined);
   });
 }

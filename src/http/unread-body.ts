@@ -29,12 +29,13 @@ export function handleUnreadBodies(app: FastifyInstance, limits: LingerLimits): 
 
   // Node emits 'checkContinue' instead of 'request' when someone listens: route it as any request.
   app.server.on('checkContinue', (req, res) => app.routing(req, res));
-  app.addHook('preParsing', async (req, reply, payload) => {
+  // Hooks in callback style: they run for every request, and need no promise.
+  app.addHook('preParsing', (req, reply, payload, done) => {
     if (expectsContinue(req.raw) && !reply.sent && !continued.has(req.raw)) {
       continued.add(req.raw);
       reply.raw.writeContinue();
     }
-    return payload;
+    done(null, payload);
   });
 
   /** Reads and drops the rest of `req`'s body; cuts the connection past the limits. */
@@ -65,9 +66,12 @@ export function handleUnreadBodies(app: FastifyInstance, limits: LingerLimits): 
     req.socket.once('close', stop);
   };
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  app.addHook('onSend', (req, reply, payload, done) => {
     const raw = req.raw;
-    if (raw.complete || reply.statusCode < 400 || raw.socket.destroyed) return payload;
+    if (raw.complete || reply.statusCode < 400 || raw.socket.destroyed) {
+      done(null, payload);
+      return;
+    }
     const waiting = expectsContinue(raw) && !continued.has(raw); // the client sends nothing more
     const tooSlow = reply.statusCode === 408; // a client that trickles its body is not waited for
     if (waiting || tooSlow || limits.lingerMs === 0 || lingering >= limits.maxLingering) {
@@ -77,6 +81,6 @@ export function handleUnreadBodies(app: FastifyInstance, limits: LingerLimits): 
       reply.removeHeader('connection');
       linger(raw);
     }
-    return payload;
+    done(null, payload);
   });
 }
