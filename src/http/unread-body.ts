@@ -68,7 +68,8 @@ export function handleUnreadBodies(app: FastifyInstance, limits: LingerLimits): 
 
   app.addHook('onSend', (req, reply, payload, done) => {
     const raw = req.raw;
-    if (raw.complete || reply.statusCode < 400 || raw.socket.destroyed) {
+    // An upgrade has no body to read (@fastify/websocket closes the socket of a refused one).
+    if (raw.complete || reply.statusCode < 400 || raw.socket.destroyed || raw.headers.upgrade !== undefined) {
       done(null, payload);
       return;
     }
