@@ -42,7 +42,10 @@ export interface BuildOptions {
   dbSchema?: string;
 }
 
-/** Routes called many times a minute (producers post frames, log in, read /me): at the default level, only their failures are logged. */
+/**
+ * Routes called many times a minute (producers post frames, log in, read /me): not logged per
+ * request at the default level (server errors still are, and ingest logs each rejected upload).
+ */
 const QUIET_ROUTES = new Set(['POST /frames', 'POST /login', 'GET /me']);
 
 /** Never log a token: sockets may carry it as ?token=. */
