@@ -153,6 +153,6 @@ describe('multipart parser and upload form, property-based', () => {
       }),
       { numRuns: 1000 },
     );
-    expect(accepted).toBeGreaterThan(20); // both outcomes were exercised
+    expect(accepted).toBeGreaterThan(5); // both outcomes were exercised
   });
 });
