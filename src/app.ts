@@ -132,8 +132,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   });
 
   // --- framework plugins
-  app.addHook('onRequest', async (req, reply) => {
+  // Hooks that run for every request are in callback style: an async one costs a promise per request.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    done();
   });
   app.setErrorHandler(sendError);
   app.setNotFoundHandler((_req, reply) => reply.code(404).send({ detail: 'Not Found', code: 'NOT_FOUND' }));
@@ -196,8 +198,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // closed: told so in the reply, and closed once idle if the client keeps them anyway, instead of
   // holding the shutdown for a keep-alive timeout.
   let shuttingDown = false;
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', (_req, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
+    done(null, payload);
   });
   events.registerMetrics(metrics.registry);
 

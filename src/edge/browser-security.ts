@@ -35,14 +35,14 @@ export async function registerBrowserSecurity(app: FastifyInstance, config: Pick
   // An upgrade answered over HTTP instead (refused here, a preflight, a hook's error) arrived through
   // the server's 'upgrade' event: its connection has no HTTP parser left to read a next request and
   // would stay open for good. Close it once the reply is written.
-  app.addHook('onResponse', async (req) => {
+  app.addHook('onResponse', (req, _reply, done) => {
     if (req.headers.upgrade !== undefined) req.raw.socket.destroy();
+    done();
   });
   // Sockets from programs (producers, the CLI, framebench) send no Origin: only browsers are judged.
-  app.addHook('onRequest', async (req) => {
-    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
+  app.addHook('onRequest', (req, _reply, done) => {
     const origin = req.headers.origin;
-    if (origin === undefined) return;
-    if (!socketOriginAllowed(origin, req.host, config.corsOrigins)) throw new Errors.ORIGIN_FORBIDDEN(origin);
+    const refused = origin !== undefined && req.headers.upgrade?.toLowerCase() === 'websocket' && !socketOriginAllowed(origin, req.host, config.corsOrigins);
+    done(refused ? new Errors.ORIGIN_FORBIDDEN(origin) : undefined);
   });
 }

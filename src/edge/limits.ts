@@ -42,21 +42,22 @@ export class ClientLimits {
    * read), socket upgrades in preHandler (after the socket route's token check).
    */
   register(app: FastifyInstance): void {
-    app.addHook('preParsing', async (req, reply) => {
-      if (!req.principal || req.ws) return;
+    // Callback style: they run for every request, and need no promise.
+    app.addHook('preParsing', (req, reply, payload, done) => {
+      if (!req.principal || req.ws) return done(null, payload);
       const release = this.requests.acquire(req.principal.userId);
-      if (!release) throw rateLimited(1);
+      if (!release) return done(rateLimited(1));
       reply.raw.once('close', release); // answered, or the client went away
+      done(null, payload);
     });
-    app.addHook('preHandler', async (req) => {
+    app.addHook('preHandler', (req, _reply, done) => {
       const auth = req.socketAuth;
-      if (!req.ws || !auth || !('principal' in auth)) return;
-      const release = this.sockets.acquire(auth.principal.userId);
-      if (!release) {
-        req.socketAuth = { refusal: { code: Close.TRY_AGAIN_LATER, reason: CloseReason.TOO_MANY_SOCKETS } };
-        return;
+      if (req.ws && auth && 'principal' in auth) {
+        const release = this.sockets.acquire(auth.principal.userId);
+        if (release) req.raw.socket.once('close', release);
+        else req.socketAuth = { refusal: { code: Close.TRY_AGAIN_LATER, reason: CloseReason.TOO_MANY_SOCKETS } };
       }
-      req.raw.socket.once('close', release);
+      done();
     });
   }
 }

@@ -1,7 +1,7 @@
 // The embedded frame store: the newest frame of each camera, in this process's memory.
 // Bounded: one frame per camera, at most `maxStreams` cameras and `maxBytes` of frames (the least
 // recently updated camera is forgotten first); a camera idle for `idleMs` is forgotten.
-import type { FrameFields, StoredFrame } from './frame.js';
+import { storedFrame, type FrameFields, type StoredFrame } from './frame.js';
 import type { FrameListener, FrameStore, LabelSubscription, RemovalListener } from './store.js';
 
 interface Options {
@@ -43,7 +43,7 @@ export class MemoryFrameStore implements FrameStore {
   }
 
   async append(label: string, key: string, fields: FrameFields): Promise<string> {
-    const frame: StoredFrame = { ...fields, label, key, id: this.nextId() };
+    const frame = storedFrame(label, key, this.nextId(), fields);
     let cams = this.streams.get(label);
     if (!cams) this.streams.set(label, (cams = new Map()));
     const previous = cams.get(key);

@@ -1,5 +1,5 @@
 // The old backend's stream entries: the fields XADD writes, and an entry read back as a StoredFrame.
-import type { FrameFields, StoredFrame } from './frame.js';
+import { storedFrame, type FrameFields, type StoredFrame } from './frame.js';
 
 /** XADD field/value pairs, named exactly as the old backend wrote them (DESIGN.md §2). */
 export function entryFields(f: FrameFields): (string | Buffer)[] {
@@ -27,10 +27,7 @@ export function entryToFrame(label: string, key: string, id: string, fields: Buf
     else text[name] = fields[i + 1]!.toString('utf8');
   }
   if (!frame) return null;
-  return {
-    label,
-    key,
-    id,
+  return storedFrame(label, key, id, {
     frame,
     warnings: text.warnings ?? '',
     conePolygons: text.cone_polygons ?? '',
@@ -38,5 +35,5 @@ export function entryToFrame(label: string, key: string, id: string, fields: Buf
     detectionItems: text.detection_items ?? '',
     width: text.width ?? '0',
     height: text.height ?? '0',
-  };
+  });
 }

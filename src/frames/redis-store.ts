@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { COMMAND_TIMEOUT_MS, Outages, type RedisClient, type RedisConnections } from '../redis/connections.js';
 import { frameStoreError } from '../error-mapping.js';
 import type { Logger } from '../lib/log.js';
-import type { FrameFields, StoredFrame } from './frame.js';
+import { storedFrame, type FrameFields, type StoredFrame } from './frame.js';
 import { compareIds, parseStreamKey, previousId, streamKey } from './keys.js';
 import { entryFields, entryToFrame } from './redis-entry.js';
 import { StreamReader, type Entry, type Reader } from './redis-reader.js';
@@ -164,7 +164,7 @@ export class RedisFrameStore implements FrameStore {
     const { fresh } = this.index.note(label, key, redisKey, id);
     // Local listeners get the frame now; the cursor keeps the reader from delivering it again.
     const ls = this.labelStates.get(label);
-    if (ls) this.offer(ls, this.watchOf(ls, label, key, redisKey, '0-0'), id, { ...fields, label, key, id });
+    if (ls) this.offer(ls, this.watchOf(ls, label, key, redisKey, '0-0'), id, storedFrame(label, key, id, fields));
     // Answered once every instance can find the stream (see stream-announcements.ts).
     if (fresh) await this.announce(label, redisKey, id);
     else await this.announcing.get(redisKey);

@@ -4,10 +4,14 @@
 // ignored, as the old backend ignored them.
 import { decodeUtf8 } from '../lib/utf8.js';
 import type { Part } from './multipart.js';
-import { METADATA_FIELDS, type RawUpload, type UploadProblems } from './validate.js';
+import type { RawUpload, UploadProblems } from './validate.js';
 
-const TEXT_FIELDS = new Set<string>(['label', 'key', 'width', 'height', ...METADATA_FIELDS.map(([wire]) => wire)]);
-const FILE_FIELD = 'file';
+/** The fields of an upload, by position (the file last); each is seen at most once (a bit each). */
+const FIELDS = [
+  'label', 'key', 'width', 'height', 'warnings_json', 'cone_polygons_json', 'pole_polygons_json', 'detection_items_json', 'file',
+] as const;
+const FIELD_INDEX = new Map<string, number>(FIELDS.map((f, i) => [f, i]));
+const FILE_INDEX = FIELDS.length - 1;
 
 export interface UploadForm {
   raw: RawUpload;
@@ -16,18 +20,19 @@ export interface UploadForm {
 
 /** Reads the upload's fields from its parts; what is wrong goes to `problems` (checked later with the rest). */
 export function readUploadForm(parts: Part[], problems: UploadProblems): UploadForm {
-  const raw: Record<string, string> = {};
+  const text: Array<string | undefined> = new Array(FILE_INDEX).fill(undefined);
   let image: Buffer | undefined;
-  const seen = new Set<string>();
+  let seen = 0;
   for (const part of parts) {
-    const field = part.name;
-    if (field === null || (field !== FILE_FIELD && !TEXT_FIELDS.has(field))) continue;
-    if (seen.has(field)) {
+    const i = part.name === null ? undefined : FIELD_INDEX.get(part.name);
+    if (i === undefined) continue;
+    const field = FIELDS[i]!;
+    if (seen & (1 << i)) {
       if (!problems.has(field)) problems.add(field, 'is sent more than once');
       continue;
     }
-    seen.add(field);
-    if (field === FILE_FIELD) {
+    seen |= 1 << i;
+    if (i === FILE_INDEX) {
       if (part.filename === null) problems.add(field, 'must be a file part (with a filename), not a text field');
       else image = part.value;
       continue;
@@ -36,9 +41,14 @@ export function readUploadForm(parts: Part[], problems: UploadProblems): UploadF
       problems.add(field, 'must be a text field, not a file');
       continue;
     }
-    const text = decodeUtf8(part.value);
-    if (text === null) problems.add(field, 'is not valid UTF-8');
-    else raw[field] = text;
+    const value = decodeUtf8(part.value);
+    if (value === null) problems.add(field, 'is not valid UTF-8');
+    else text[i] = value;
   }
+  // One object shape for every upload (assigned by name, not by a key read off the wire).
+  const raw: RawUpload = {
+    label: text[0], key: text[1], width: text[2], height: text[3],
+    warnings_json: text[4], cone_polygons_json: text[5], pole_polygons_json: text[6], detection_items_json: text[7],
+  };
   return { raw, image };
 }

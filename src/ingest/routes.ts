@@ -10,12 +10,19 @@ import { canUpload, canUploadAny, type Principal } from '../auth/principal.js';
 import { Close, CloseReason, Errors, rateLimited } from '../errors.js';
 import { frameStoreError, httpReply, socketErrorReply } from '../error-mapping.js';
 import { decodeUtf8 } from '../lib/utf8.js';
-import { collectBody } from './body.js';
+import { BodyDeadlines, collectBody } from './body.js';
 import { readUploadForm } from './form.js';
 import { boundaryOf, parseMultipart, type MultipartLimits } from './multipart.js';
 import { RejectionLog, type Rejection } from './rejection-log.js';
 import { UploadSlots, type SlotRefusal } from './upload-slots.js';
 import { METADATA_FIELDS, UploadProblems, validateUpload, type RawUpload, type UploadLimits } from './validate.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What a POST /frames named (label, key...), for its rejection's log line. */
+    upload?: RawUpload;
+  }
+}
 
 /** A frame the upload path has stored, as it hands it on (metrics, the safety event recorder). */
 export interface StoredUpload {
@@ -99,31 +106,35 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
   const multipartLimits: MultipartLimits = { maxParts: MAX_PARTS, maxHeaderBytes: config.maxPartHeaderBytes };
   const slots = new UploadSlots({ total: config.maxConcurrentUploads, perUser: config.maxUploadsPerUser, perAddress: config.maxUploadsPerAddress });
   const rejections = new RejectionLog(app.log);
-  app.addHook('onClose', async () => rejections.close());
-  /** What each POST /frames named, for its rejection's log line. */
-  const named = new WeakMap<FastifyRequest, RawUpload>();
+  const deadlines = new BodyDeadlines(config.uploadBodyTimeoutMs);
+  app.addHook('onClose', async () => {
+    rejections.close();
+    deadlines.close();
+  });
 
   // The body is collected (bounded in size and time, see body.ts) and parsed in one pass: see multipart.ts.
   app.addContentTypeParser('multipart/form-data', { bodyLimit }, (req, payload, done) => {
     const length = req.headers['content-length'];
-    collectBody(payload, length === undefined ? undefined : Number(length), { maxBytes: bodyLimit, timeoutMs: config.uploadBodyTimeoutMs }, done);
+    collectBody(payload, length === undefined ? undefined : Number(length), { maxBytes: bodyLimit, deadlines }, done);
   });
 
   // Everything that can be decided from the headers is, before the body is read (and before a
   // client that sent Expect: 100-continue is told to send it): role, media type, declared size,
   // and a slot among the uploads being received (each may hold up to bodyLimit bytes).
-  const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+  const refusal = (req: FastifyRequest, reply: FastifyReply): Error | undefined => {
     const principal = req.principal!;
-    if (!canUploadAny(principal)) throw new Errors.UPLOAD_FORBIDDEN(principal.role);
+    if (!canUploadAny(principal)) return new Errors.UPLOAD_FORBIDDEN(principal.role);
     const type = req.headers['content-type'];
     if (!/^multipart\/form-data\s*(;|$)/i.test(type ?? '') || !boundaryOf(type)) {
-      throw new Errors.UNSUPPORTED_MEDIA_TYPE('expected multipart/form-data with a boundary');
+      return new Errors.UNSUPPORTED_MEDIA_TYPE('expected multipart/form-data with a boundary');
     }
-    if (Number(req.headers['content-length']) > bodyLimit) throw new Errors.PAYLOAD_TOO_LARGE(`request body is larger than ${bodyLimit} bytes`);
+    if (Number(req.headers['content-length']) > bodyLimit) return new Errors.PAYLOAD_TOO_LARGE(`request body is larger than ${bodyLimit} bytes`);
     const slot = slots.acquire(principal.userId, req.ip);
-    if (typeof slot === 'string') throw rateLimited(1, SLOT_REFUSALS[slot]);
+    if (typeof slot === 'string') return rateLimited(1, SLOT_REFUSALS[slot]);
     reply.raw.once('close', slot); // answered, or the client went away
+    return undefined;
   };
+  const admit = (req: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void): void => done(refusal(req, reply));
 
   const reject = (r: Omit<Rejection, 'code' | 'detail'>, err: unknown): void => {
     const e = err as { code?: unknown; message?: unknown };
@@ -141,7 +152,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       // Each rejected upload once, at warn (5xx are logged as failures by the error handler).
       onError: async (req, _reply, err) => {
         if (httpReply(err).status >= 500) return;
-        const raw = named.get(req);
+        const raw = req.upload;
         reject({ user: req.principal?.username ?? null, address: req.ip, via: 'POST /frames', label: raw?.label, key: raw?.key }, err);
       },
       schema: {
@@ -176,7 +187,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       const parts = parseMultipart(req.body, boundaryOf(req.headers['content-type'])!, multipartLimits);
       const problems = new UploadProblems();
       const form = readUploadForm(parts, problems);
-      named.set(req, form.raw);
+      req.upload = form.raw;
       await storeUpload(deps, limits, req.principal!, form.raw, form.image, problems);
       return OK_REPLY;
     },
