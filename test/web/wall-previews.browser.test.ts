@@ -199,7 +199,7 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     const cost = (q: URLSearchParams) => Number(q.get('max_fps')) * Number(q.get('preview_width')) ** 2;
     expect(cost(rates.slow!)).toBeLessThan(cost(rates.fast!));
     expect(Number(rates.slow!.get('max_fps'))).toBeLessThanOrEqual(2);
-  });
+  }, 45_000); // two pages, each logged in: slow when the whole suite shares the machine
 
   it('learns a lower PREVIEW_MAX_WIDTH from the service’s refusal and shows the wall with it', async () => {
     const narrow = await startService({ env: { PREVIEW_MAX_WIDTH: '200' } });
