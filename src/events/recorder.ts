@@ -8,6 +8,7 @@
 import type { StoredUpload } from '../ingest/routes.js';
 import { isUnavailable } from '../error-mapping.js';
 import { Lru } from '../lib/lru.js';
+import { TextCache } from '../lib/text-cache.js';
 import type { Logger } from '../lib/log.js';
 import { PendingRuns, runKey, type Run } from './grouping.js';
 import { mayHaveWarnings, parseWarnings, type FrameWarning } from './warnings.js';
@@ -51,11 +52,8 @@ const MAX_ATTEMPTS_WHEN_REACHABLE = 5;
 
 export class EventRecorder {
   private readonly pending: PendingRuns;
-  /**
-   * Warnings texts seen lately and what they parsed to: detectors repeat a few texts over and over.
-   * A plain map, emptied when full (a hit is one lookup; an LRU's reordering cost more than parsing).
-   */
-  private readonly parsed = new Map<string, FrameWarning[]>();
+  /** Warnings texts seen lately and what they parsed to: detectors repeat a few texts over and over. */
+  private readonly parsed = new TextCache<FrameWarning[]>(MAX_CACHED_TEXTS, MAX_CACHED_TEXT);
   /** When each camera's warning was last written (runKey -> epoch ms). */
   private readonly written = new Lru<string, number>(100_000);
   private timer: NodeJS.Timeout | null = null;
@@ -92,13 +90,10 @@ export class EventRecorder {
   record(frame: StoredUpload): void {
     const raw = frame.fields.warnings;
     if (this.closed || !mayHaveWarnings(raw)) return;
-    let warnings = raw.length <= MAX_CACHED_TEXT ? this.parsed.get(raw) : undefined;
+    let warnings = this.parsed.get(raw);
     if (!warnings) {
       warnings = parseWarnings(raw);
-      if (raw.length <= MAX_CACHED_TEXT) {
-        if (this.parsed.size >= MAX_CACHED_TEXTS) this.parsed.clear();
-        this.parsed.set(raw, warnings);
-      }
+      this.parsed.set(raw, warnings);
     }
     if (warnings.length === 0) return;
     this.counters.framesWithWarnings++;

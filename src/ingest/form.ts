@@ -9,7 +9,7 @@ import type { RawUpload, UploadProblems } from './validate.js';
 /** The fields of an upload, by position (the file last); each is seen at most once (a bit each). */
 const FIELDS = [
   'label', 'key', 'width', 'height', 'warnings_json', 'cone_polygons_json', 'pole_polygons_json', 'detection_items_json', 'file',
-] as const;
+] as const satisfies ReadonlyArray<keyof RawUpload | 'file'>;
 const FIELD_INDEX = new Map<string, number>(FIELDS.map((f, i) => [f, i]));
 const FILE_INDEX = FIELDS.length - 1;
 

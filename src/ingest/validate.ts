@@ -4,6 +4,7 @@
 import { Errors, withProblems, type Problem } from '../errors.js';
 import type { FrameFields } from '../frames/frame.js';
 import { SITE_PATTERN, SITE_RULE } from '../users/validation.js';
+import { TextCache } from '../lib/text-cache.js';
 
 export const METADATA_FIELDS = [
   ['warnings_json', 'warnings'],
@@ -98,26 +99,17 @@ function metadata(raw: unknown, field: string, limits: UploadLimits, problems: U
   return '';
 }
 
-/**
- * Metadata texts found valid lately: detectors send the same few texts over and over, and a hit is
- * one lookup instead of a parse (parsing was a tenth of the upload path). Bounded: emptied when full.
- */
-const validJson = new Set<string>();
-const MAX_CACHED_JSON = 1024;
-const MAX_CACHED_JSON_LENGTH = 1024;
+/** Metadata texts found valid lately: a hit is one lookup instead of a parse (a tenth of the upload path). */
+const validJson = new TextCache<true>(1024, 1024);
 
 function isJson(text: string): boolean {
-  const cacheable = text.length <= MAX_CACHED_JSON_LENGTH;
-  if (cacheable && validJson.has(text)) return true;
+  if (validJson.get(text)) return true;
   try {
     JSON.parse(text);
   } catch {
     return false;
   }
-  if (cacheable) {
-    if (validJson.size >= MAX_CACHED_JSON) validJson.clear();
-    validJson.add(text);
-  }
+  validJson.set(text, true);
   return true;
 }
 
