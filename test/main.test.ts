@@ -7,13 +7,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { connect } from './helpers/frames.js';
 import { mainBuilt, startMain } from './helpers/main-process.js';
+import { freePort } from './helpers/ports.js';
 
 const LISTENING = /Server listening|listening at/i;
 
 describe('npm start', () => {
   it.skipIf(!mainBuilt)('starts on the defaults, prints the first admin password, serves, and stops on SIGTERM', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-main-'));
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(await freePort());
     try {
       const r = startMain({ DATA_DIR: dataDir, PORT: port });
       await r.waitFor(LISTENING);

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { connect, defaultMeta, jpeg, postFrame, seqOf, uniqueLabel, type Client } from './helpers/frames.js';
 import { eventually } from './helpers/http.js';
 import { logLines, mainBuilt, startMain, type MainProcess } from './helpers/main-process.js';
+import { freePort } from './helpers/ports.js';
 import { REDIS_URL, Sandbox, SQLITE } from './helpers/service.js';
 import { streamKey } from '../src/frames/keys.js';
 
@@ -17,12 +18,13 @@ const workerPids = (out: string) => new Set(listening(out).map((l) => l.pid as n
 
 describe.skipIf(!mainBuilt)('WORKERS', () => {
   const sandbox = new Sandbox(SQLITE, 'workers'); // a data folder and a Redis prefix of its own
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const url = `http://127.0.0.1:${port}`;
+  let url: string;
   let main: MainProcess;
   let token: string;
 
   beforeAll(async () => {
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
     // No JWT_SECRET: the workers must still accept each other's tokens.
     main = startMain(sandbox.env({ WORKERS: '2', PORT: String(port), ADMIN_PASSWORD: 'admin-password-123', LOG_LEVEL: 'info', JWT_SECRET: '' }, 'redis'));
     await main.waitFor((out) => listening(out).length >= 2, 50_000); // a loaded machine starts three processes slowly

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -43,7 +44,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   await pgRun(path.join(bin, 'initdb'), ['-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   let lastErr: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const ctl = (args: string[]) => pgRun(path.join(bin, 'pg_ctl'), ['-D', data, '-l', log, ...args]);
     const start = async () => {
       await ctl(['-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off`, 'start']);

@@ -5,10 +5,10 @@
 // (dist/test/helpers/redis-cluster.js).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './ports.js';
 
 export interface ClusterNodeProcess {
   port: number;
@@ -36,23 +36,6 @@ export interface ClusterOptions {
   replicas?: number;
   /** cluster-node-timeout: how long a master may be silent before its replica takes over. */
   nodeTimeoutMs?: number;
-}
-
-/** A port that is free now, with its cluster bus port (port + 10000) free too. */
-async function freePortPair(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const port = 20000 + Math.floor(Math.random() * 25000);
-    if ((await canListen(port)) && (await canListen(port + 10000))) return port;
-  }
-  throw new Error('no free port pair for a Redis Cluster node');
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
 }
 
 function startNode(port: number, dir: string, nodeTimeoutMs: number): ClusterNodeProcess {
@@ -121,7 +104,7 @@ export async function startRedisCluster(opts: ClusterOptions = {}): Promise<Redi
     for (let i = 0; i < masters * (1 + replicas); i++) {
       // A port taken between the check and the start (other tests pick random ports too): another.
       for (let attempt = 1; ; attempt++) {
-        const p = startNode(await freePortPair(), dir, nodeTimeoutMs);
+        const p = startNode(await freePort(10000), dir, nodeTimeoutMs);
         procs.push(p);
         if (await answers(p)) break;
         if (attempt === 3) throw new Error(`redis-server --cluster-enabled did not start (port ${p.port})`);
