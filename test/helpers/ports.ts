@@ -6,7 +6,7 @@ import net from 'node:net';
 const LOW = 20000;
 const HIGH = 32767;
 
-export function canListen(port: number): Promise<boolean> {
+function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
     s.once('error', () => resolve(false));
