@@ -100,8 +100,7 @@ export class StreamReader implements Reader {
   private async run(): Promise<void> {
     let backoff = BACKOFF_MIN_MS;
     while (!this.stopped) {
-      const streams = this.o.watched();
-      if (streams.length === 0) {
+      if (this.o.watched().length === 0) {
         // Nothing to read: no Redis traffic until a stream is watched.
         this.idle = true;
         await this.pause(BACKOFF_MAX_MS * 5);
@@ -109,7 +108,7 @@ export class StreamReader implements Reader {
         continue;
       }
       try {
-        await this.read(streams);
+        await this.read();
         this.o.outages.ok(this.part);
         backoff = BACKOFF_MIN_MS;
       } catch (err) {
@@ -124,7 +123,7 @@ export class StreamReader implements Reader {
     }
   }
 
-  private async read(streams: WatchedStream[]): Promise<void> {
+  private async read(): Promise<void> {
     if (!this.current) {
       const link = await this.o.link();
       if (this.stopped) return;
@@ -138,6 +137,9 @@ export class StreamReader implements Reader {
     const { conn } = this.current;
     if (this.clientId === null) this.clientId = Number(await conn.client('ID'));
     if (this.stopped) return;
+    // Taken after the awaits above: a stream kicked in meanwhile is in this XREAD, not the next.
+    const streams = this.o.watched();
+    if (streams.length === 0) return;
     const args = [...streams.map((s) => s.redisKey), ...streams.map((s) => s.cursor)];
     this.stale = false;
     this.reading = true;

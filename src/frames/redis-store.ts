@@ -352,7 +352,6 @@ export class RedisFrameStore implements FrameStore {
 
   // ---- what the index and the other instances tell ----
 
-  /** A stream left the index: stop reading it. */
   /** A stream left the index (removed, or deleted in Redis): its watch goes, its listeners are told. */
   private unwatch(label: string, key: string): void {
     const ls = this.labelStates.get(label);
@@ -373,7 +372,7 @@ export class RedisFrameStore implements FrameStore {
     else this.offer(ls, this.watchOf(ls, label, key, k.redisKey, '0-0'), e[0].toString(), e[1]);
   }
 
-  /** Another instance wrote a stream new to it: known at once; a watched label reads it from that entry on. */
+  /** DELETE /streams: the stream and its announcement go; the index forgets it, so its listeners are told. */
   async remove(label: string, key: string): Promise<boolean> {
     this.assertUp();
     const redisKey = streamKey(label, key);
@@ -389,6 +388,7 @@ export class RedisFrameStore implements FrameStore {
     return deleted > 0 || known;
   }
 
+  /** Another instance wrote a stream new to it: known at once; a watched label reads it from that entry on. */
   private announced(a: Announced): void {
     if (this.closed) return;
     this.index.note(a.label, a.key, a.redisKey, a.id);

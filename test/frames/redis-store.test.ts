@@ -168,9 +168,12 @@ describe('RedisFrameStore: subscriptions', () => {
 
   it('gives a snapshot, then 200 frames over 3 cameras exactly once, in order', async () => {
     const l = label();
-    const writer = await open(); // another instance: its frames reach `store` through XREAD only
+    // Streams long enough to hold all 200: with maxLen 10, a reader that a loaded machine holds back
+    // by more than ~10 entries of a camera rightly skips the trimmed ones (a live view wants the
+    // newest frame), which is not what this test is about.
+    const writer = await open({ maxLen: 1000 }); // another instance: its frames reach `store` through XREAD only
     for (let cam = 0; cam < 3; cam++) await writer.append(l, `cam${cam}`, fields(cam, 0));
-    const store = await open();
+    const store = await open({ maxLen: 1000 });
     const c = collector();
     const sub = await store.subscribe(l, c.listener);
     expect(sub.snapshot.map((f) => f.key).sort()).toEqual(['cam0', 'cam1', 'cam2']);
@@ -198,7 +201,7 @@ describe('RedisFrameStore: subscriptions', () => {
 
   it('gives two subscribers of a label every frame once each; the second snapshot comes from memory', async () => {
     const l = label();
-    const writer = await open();
+    const writer = await open({ maxLen: 1000 }); // holds all 50 (see above)
     await writer.append(l, 'cam', fields(0, 0));
     const store = await open();
     const a = collector();
@@ -295,6 +298,29 @@ describe('RedisFrameStore: subscriptions', () => {
     expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
     const ids = c.got.map((f) => f.id);
     for (const id of local) expect(ids).toContain(id);
+  });
+
+  it('skips what MAXLEN trimmed before its reader came back, in order and never twice, up to the newest', async () => {
+    const l = label();
+    await foreignXadd(l, 'cam', 0, 0);
+    const store = await open();
+    const c = collector();
+    await store.subscribe(l, c.listener);
+    // 80 XADDs in one pipeline: Redis runs them all (trimming to about 10) before the reader's
+    // next XREAD arrives, so most entries are gone by the time it asks.
+    const burst = plain.pipeline();
+    for (let i = 1; i <= 80; i++) {
+      const f = fields(0, i);
+      burst.xadd(streamKey(l, 'cam'), 'MAXLEN', '~', 10, '*', 'frame', f.frame, 'warnings', f.warnings,
+        'cone_polygons', f.conePolygons, 'pole_polygons', f.polePolygons, 'detection_items', f.detectionItems,
+        'width', f.width, 'height', f.height);
+    }
+    await burst.exec();
+    await waitFor('the newest frame', () => c.seqs('cam').at(-1) === 80, 2000);
+    await sleep(300);
+    const seqs = c.seqs('cam');
+    expect(seqs).toEqual([...new Set(seqs)].sort((a, b) => a - b));
+    expect(seqs.length).toBeLessThan(80);
   });
 });
 
