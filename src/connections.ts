@@ -1,6 +1,6 @@
-// The one owner of the service's shared connections: the accounts database (SQLite or PostgreSQL)
-// and, with REDIS_URL or REDIS_CLUSTER_NODES, Redis. Opened once at start-up, handed to every part that needs them (frame
-// store, accounts, rate limits), closed once.
+// The one owner of the service's shared connections: the database (SQLite or PostgreSQL: accounts
+// and the safety-event log) and, with REDIS_URL or REDIS_CLUSTER_NODES, Redis. Opened once at
+// start-up, handed to every part that needs them (frame store, accounts, rate limits, events), closed once.
 import type { Config } from './config.js';
 import { openDatabase, type Database } from './db/database.js';
 import { RedisConnections } from './redis/connections.js';
