@@ -104,7 +104,9 @@ export class WebhookDispatcher {
         const leaseUntil = now + this.opts.timeoutMs + 10_000;
         for (const d of await this.repo.claimDue(t.id, now, free, leaseUntil)) this.send(t, d);
       }
-      const due = await this.repo.nextDue();
+      // The next delivery that was not due yet when we claimed: one that was is in flight, waits
+      // for a lane (a finished attempt wakes us) or is leased by another instance (POLL_MS finds it).
+      const due = await this.repo.nextDue(now);
       if (due !== null) next = Math.min(POLL_MS, due - Date.now());
       if (this.failing) this.log.info({}, 'webhooks: database reachable again');
       this.failing = false;
@@ -140,6 +142,13 @@ export class WebhookDispatcher {
     const ts = Math.floor(Date.now() / 1000);
     let status: number | null = null;
     let error: string;
+    // One controller per attempt, held here with its timer: on Node 20 a signal made with
+    // AbortSignal.any([AbortSignal.timeout(ms), ...]) may be garbage-collected before it fires, and
+    // then a receiver that never answers holds its lane for ever.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException(`no answer within ${this.opts.timeoutMs} ms`, 'TimeoutError')), this.opts.timeoutMs);
+    const onClosing = () => abort.abort(this.closing.signal.reason);
+    this.closing.signal.addEventListener('abort', onClosing, { once: true });
     try {
       const res = await fetch(t.url, {
         method: 'POST',
@@ -153,7 +162,7 @@ export class WebhookDispatcher {
         },
         body,
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.closing.signal]),
+        signal: abort.signal,
       });
       status = res.status;
       if (status >= 200 && status < 300) {
@@ -169,6 +178,9 @@ export class WebhookDispatcher {
       if (this.closing.signal.aborted) error = 'interrupted by shutdown';
       else if (e.name === 'TimeoutError') error = `no answer within ${this.opts.timeoutMs} ms`;
       else error = e.cause?.code ?? e.cause?.message ?? e.message;
+    } finally {
+      clearTimeout(timer);
+      this.closing.signal.removeEventListener('abort', onClosing);
     }
     const now = Date.now();
     const wait = backoffMs(this.opts.backoffMs, d.attempts + 1);

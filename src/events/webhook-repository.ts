@@ -206,12 +206,13 @@ export class WebhookRepository {
     return out;
   }
 
-  /** When the earliest pending delivery is due (epoch ms), or null. */
-  async nextDue(): Promise<number | null> {
+  /** When the earliest pending delivery due after `after` is due (epoch ms), or null. */
+  async nextDue(after: number): Promise<number | null> {
     const r = await this.db
       .selectFrom('webhook_deliveries')
       .select((eb) => eb.fn.min('next_attempt_at').as('t'))
       .where('status', '=', 'pending')
+      .where('next_attempt_at', '>', after)
       .executeTakeFirst();
     return r?.t === null || r?.t === undefined ? null : Number(r.t);
   }

@@ -4,11 +4,16 @@
 // marked failed with the last error shown to admins, and it holds up nobody else's deliveries.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POSTGRES, SQLITE, startService, type TestService } from '../helpers/service.js';
 import { call, eventually } from '../helpers/http.js';
 import { defaultMeta, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
 import { signature, verifySignature } from '../../src/events/webhook-signing.js';
+
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
 
 interface Received {
   at: number;
@@ -133,6 +138,9 @@ describe.each([SQLITE, POSTGRES])('webhooks ($name)', (backend) => {
     // The dead receiver's lane never holds more than WEBHOOK_CONCURRENCY requests.
     let deadLane = 0;
     const sampler = setInterval(() => (deadLane = Math.max(deadLane, svc.events.dispatcher.sending(deadHook.id))), 5);
+    // Collections while attempts wait for their timeout: a timeout signal that garbage collection
+    // can take (AbortSignal.any on Node 20) would never fire, and the dead lane would stay stuck.
+    const collector = setInterval(gc, 50);
     const t0 = Date.now();
     for (let i = 0; i < 4; i++) await record(site, `cam-${i}`); // 4 new events
     // The healthy receiver gets all four at once, while the dead one's lane is stuck on timeouts.
@@ -150,6 +158,7 @@ describe.each([SQLITE, POSTGRES])('webhooks ($name)', (backend) => {
     }
     expect((await webhook(goodHook.id)).deliveries).toEqual({ pending: 0, delivered: 4, failed: 0 });
     clearInterval(sampler);
+    clearInterval(collector);
     expect(deadLane).toBe(2);
   });
 
