@@ -96,6 +96,8 @@ describe('web viewer sessions and reconnects', () => {
         await p.waitForFunction(() => /busy or restarting/.test(document.querySelector('.wall-view .status')?.textContent ?? ''));
         expect(await p.$('.tile')).toBeNull();
         other.close();
+        // A fresh frame: the first may be older than the 5 s after which a tile shows its camera offline.
+        await postFrame(full.url, token, { label, key: 'cam', warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]' }, await solidJpeg(160, 90, [90, 120, 150]));
         await p.waitForSelector('.tile[data-camera="cam"][data-state="live"]', { timeout: 20_000 });
         expect(await p.textContent('.wall-view .status')).toBe('Live');
       } finally {
