@@ -138,15 +138,16 @@ describe.each([SQLITE, POSTGRES])('webhooks ($name)', (backend) => {
     // The dead receiver's lane never holds more than WEBHOOK_CONCURRENCY requests.
     let deadLane = 0;
     const sampler = setInterval(() => (deadLane = Math.max(deadLane, svc.events.dispatcher.sending(deadHook.id))), 5);
+    for (let i = 0; i < 4; i++) await record(site, `cam-${i}`); // 4 new events
+    // The healthy receiver has all four sooner than one attempt on the dead receiver can time out
+    // (WEBHOOK_TIMEOUT_MS, 1 s): the dead one's stuck lane holds up nobody.
+    const t0 = Date.now();
+    await eventually(() => good.got.length === 4, 3000, 'the good receiver’s deliveries');
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(dead.got.length).toBeGreaterThan(0);
     // Collections while attempts wait for their timeout: a timeout signal that garbage collection
     // can take (AbortSignal.any on Node 20) would never fire, and the dead lane would stay stuck.
     const collector = setInterval(gc, 50);
-    const t0 = Date.now();
-    for (let i = 0; i < 4; i++) await record(site, `cam-${i}`); // 4 new events
-    // The healthy receiver gets all four at once, while the dead one's lane is stuck on timeouts.
-    await eventually(() => good.got.length === 4, 3000, 'the good receiver’s deliveries');
-    expect(Date.now() - t0).toBeLessThan(3000);
-    expect(dead.got.length).toBeGreaterThan(0);
     await eventually(async () => (await webhook(deadHook.id)).deliveries.failed === 4, 15_000, 'the dead receiver’s deliveries to fail');
     const w = await webhook(deadHook.id);
     expect(w.last_error).toBe('no answer within 1000 ms');
@@ -154,8 +155,11 @@ describe.each([SQLITE, POSTGRES])('webhooks ($name)', (backend) => {
     const ds = await deliveries(deadHook.id);
     for (const d of ds) {
       expect(d).toMatchObject({ status: 'failed', last_error: 'no answer within 1000 ms', last_status: null, next_attempt_at: null });
-      expect(d.attempts).toBeGreaterThanOrEqual(2);
+      expect(d.attempts).toBeGreaterThanOrEqual(1);
     }
+    // Retried while WEBHOOK_RETRY_FOR_MS lasted (the first two are tried again at about 1.1 s; the
+    // last two, which waited for a lane, may first finish close to the 2.5 s given up on them).
+    expect(ds.filter((d: { attempts: number }) => d.attempts >= 2).length).toBeGreaterThanOrEqual(2);
     expect((await webhook(goodHook.id)).deliveries).toEqual({ pending: 0, delivered: 4, failed: 0 });
     clearInterval(sampler);
     clearInterval(collector);
