@@ -75,12 +75,16 @@ function fields(cam: number, seq: number): FrameFields {
   };
 }
 
-/** XADD exactly as the old Python backend did (redis-py xadd with maxlen=10, approximate). */
-function foreignXadd(l: string, key: string, cam: number, seq: number): Promise<string | null> {
+/** The arguments of an XADD exactly as the old Python backend made it (redis-py xadd with maxlen=10, approximate). */
+function oldBackendXadd(l: string, key: string, cam: number, seq: number): [string, ...Array<string | number | Buffer>] {
   const f = fields(cam, seq);
-  return plain.xadd(streamKey(l, key), 'MAXLEN', '~', 10, '*',
+  return [streamKey(l, key), 'MAXLEN', '~', 10, '*',
     'frame', f.frame, 'warnings', f.warnings, 'cone_polygons', f.conePolygons, 'pole_polygons', f.polePolygons,
-    'detection_items', f.detectionItems, 'width', f.width, 'height', f.height);
+    'detection_items', f.detectionItems, 'width', f.width, 'height', f.height];
+}
+
+function foreignXadd(l: string, key: string, cam: number, seq: number): Promise<string | null> {
+  return plain.xadd(...oldBackendXadd(l, key, cam, seq));
 }
 
 /** Python's base64.urlsafe_b64encode, written independently of keys.ts. */
@@ -309,12 +313,7 @@ describe('RedisFrameStore: subscriptions', () => {
     // 80 XADDs in one pipeline: Redis runs them all (trimming to about 10) before the reader's
     // next XREAD arrives, so most entries are gone by the time it asks.
     const burst = plain.pipeline();
-    for (let i = 1; i <= 80; i++) {
-      const f = fields(0, i);
-      burst.xadd(streamKey(l, 'cam'), 'MAXLEN', '~', 10, '*', 'frame', f.frame, 'warnings', f.warnings,
-        'cone_polygons', f.conePolygons, 'pole_polygons', f.polePolygons, 'detection_items', f.detectionItems,
-        'width', f.width, 'height', f.height);
-    }
+    for (let i = 1; i <= 80; i++) burst.xadd(...oldBackendXadd(l, 'cam', 0, i));
     await burst.exec();
     await waitFor('the newest frame', () => c.seqs('cam').at(-1) === 80, 2000);
     await sleep(300);
