@@ -52,6 +52,32 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
+/** What a wall socket asks for, in the words of a tile's feed label. */
+function feedLabel(s: Socket): string {
+  const q = s.url.searchParams;
+  return q.get('rendition') === 'preview' ? `Preview ${q.get('preview_width')} px · ${q.get('max_fps')} fps` : 'Full stream';
+}
+
+/**
+ * The wall socket asking for what the tiles say they show, once both have held for `quietMs`. The
+ * page labels its tiles before it opens the new socket, the socket reaches this side later still,
+ * and the chooser looks again a second after a change: a count taken at the label can be one short.
+ */
+async function feedSocket(p: Page, sockets: Socket[], quietMs = 1200): Promise<Socket> {
+  const end = Date.now() + 10_000;
+  let held: Socket | undefined;
+  let since = 0;
+  for (;;) {
+    const label = await p.textContent('.tile .tile-feed');
+    const last = wallSockets(sockets).at(-1);
+    const matches = last !== undefined && feedLabel(last) === label;
+    if (!matches || held !== last) [held, since] = [matches ? last : undefined, Date.now()];
+    if (matches && Date.now() - since >= quietMs) return last;
+    if (Date.now() > end) throw new Error(`the wall socket never matched the tiles' label "${label}" (last: ${last && feedLabel(last)})`);
+    await sleep(50);
+  }
+}
+
 async function metric(svc: TestService, name: string): Promise<number> {
   const text = await (await fetch(`${svc.url}/metrics`)).text();
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
@@ -93,11 +119,10 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     await p.waitForSelector(`${tile}[data-state="alarm"]`);
     await p.waitForFunction(() => window.__framestream!.stats.drawn >= 1);
     // The first choice is made before the cameras are known; once they are, it may change once.
-    await sleep(1300);
+    const wall = await feedSocket(p, sockets);
     const walls = wallSockets(sockets);
     expect(walls.length).toBeLessThanOrEqual(2);
-    const wall = walls.at(-1);
-    const q = Object.fromEntries(wall!.url.searchParams);
+    const q = Object.fromEntries(wall.url.searchParams);
     expect(q).toMatchObject({ wait: 'true', with_id: 'true', rendition: 'preview' });
     const width = Number(q.preview_width);
     const fps = Number(q.max_fps);
@@ -144,9 +169,8 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
     const feedText = () => p.textContent('.tile[data-camera="gate"] .tile-feed');
     await p.waitForSelector('.tile[data-camera="gate"][data-state="live"]');
-    await sleep(1300); // the first choice settles (one camera: maybe another rate)
+    const auto = Object.fromEntries((await feedSocket(p, sockets)).url.searchParams); // the first choice settles (one camera: maybe another rate)
     const settled = wallSockets(sockets).length;
-    const auto = Object.fromEntries(wallSockets(sockets).at(-1)!.url.searchParams);
     expect(auto.rendition).toBe('preview');
 
     await p.selectOption('select.quality', 'saver');
@@ -156,7 +180,8 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     expect(await feedText()).toBe(`Preview ${saver.preview_width} px · ${saver.max_fps} fps`);
 
     await p.selectOption('select.quality', 'full');
-    await p.waitForFunction(() => document.querySelector('.tile .tile-feed')?.textContent === 'Full stream');
+    await until(() => wallSockets(sockets).length === settled + 2);
+    expect(await feedText()).toBe('Full stream');
     const full = wallSockets(sockets).at(-1)!.url.searchParams;
     expect(full.has('rendition') || full.has('max_fps') || full.has('preview_width')).toBe(false);
     expect(await p.evaluate(() => localStorage.getItem('framestream.wall.quality'))).toBe('full');
@@ -166,7 +191,8 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     await p.waitForFunction((n) => window.__framestream!.stats.drawn > n, before);
 
     await p.selectOption('select.quality', 'auto');
-    await p.waitForFunction(() => /^Preview/.test(document.querySelector('.tile .tile-feed')?.textContent ?? ''));
+    await until(() => wallSockets(sockets).length === settled + 3);
+    expect(await feedText()).toMatch(/^Preview/);
     const count = wallSockets(sockets).length;
     await p.setViewportSize({ width: 1250, height: 800 }); // tiles a little narrower: the same step
     await sleep(1600);
@@ -207,8 +233,7 @@ describe('web viewer: previews on the wall, the full stream large', () => {
       const sockets = watchSockets(p);
       await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
       await p.waitForFunction(() => document.querySelectorAll('.tile[data-state="live"]').length === 4);
-      await sleep(1300);
-      rates[speed] = wallSockets(sockets).at(-1)!.url.searchParams;
+      rates[speed] = (await feedSocket(p, sockets)).url.searchParams;
     }
     const cost = (q: URLSearchParams) => Number(q.get('max_fps')) * Number(q.get('preview_width')) ** 2;
     expect(cost(rates.slow!)).toBeLessThan(cost(rates.fast!));
