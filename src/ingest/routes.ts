@@ -197,14 +197,23 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     // The socket stays open whatever the account may upload (a frame it may not upload is answered
     // with an error, as any bad message is); only the end of its session closes it. Each frame is
     // judged with the newest rights the watch has seen, so a role or sites change counts at once.
+    // A frame is stored only while its answer can still be sent: a producer sends an unanswered
+    // frame again on its next socket, and one stored unanswered would be shown twice.
     let principal = opened;
+    let ended = false;
+    // Messages are handled in order, one at a time, so replies keep the order of the uploads.
+    let chain: Promise<void> = Promise.resolve();
+    let inFlight = 0;
     const stop = deps.authenticator.watch(
       opened,
       (fresh) => {
         principal = fresh;
         return true;
       },
-      () => ws.close(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE),
+      () => {
+        ended = true; // frames already received are not stored: the producer sends them again
+        void chain.finally(() => ws.close(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE)); // after the frame being stored is answered
+      },
     );
     ws.once('close', stop);
     const who = () => ({ user: principal.username, address: req.ip, via: 'WS /ws/frames' as const });
@@ -213,10 +222,8 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') reject(who(), new Errors.PAYLOAD_TOO_LARGE(`message is larger than ${config.maxFrameBytes + metadataAllowance(config)} bytes`));
     });
 
-    // Messages are handled in order, one at a time, so replies keep the order of the uploads.
-    let chain: Promise<void> = Promise.resolve();
-    let inFlight = 0;
     const handle = async (data: Buffer, isBinary: boolean): Promise<void> => {
+      if (ended || ws.readyState !== ws.OPEN) return;
       let reply: object = OK_REPLY;
       let header: RawUpload | undefined;
       try {

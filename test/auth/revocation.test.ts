@@ -6,7 +6,7 @@ import type { AccessLoss } from '../../src/auth/authenticator.js';
 import { canUploadAny, canWatch } from '../../src/auth/principal.js';
 import { Sandbox, BACKENDS, POSTGRES_REDIS, SQLITE, seedUsers, startService, type TestService } from '../helpers/service.js';
 import { call, eventually, payloadOf } from '../helpers/http.js';
-import { connect, defaultMeta, jpeg, postFrame, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, frameMessage, jpeg, postFrame, seqOf, uniqueLabel } from '../helpers/frames.js';
 import { startPrivateRedis } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('revocation ($name)', (backend) => {
@@ -120,6 +120,30 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
     // And it cannot come back.
     const c = await connect(url, `/ws/labels/${site}`, again.access_token);
     expect(await c.waitClose()).toEqual({ code: 1008, reason: 'Not allowed to view this site' });
+  });
+
+  it('closes a producer socket (1008) on logout having answered every frame it stored, and storing none after', async () => {
+    // A producer sends its next frame again when a frame goes unanswered (examples/): a frame stored
+    // but not answered would be shown twice.
+    const site = uniqueLabel('cams');
+    const { users } = await seedUsers(srv, [{ username: `producer${++n}`, role: 'model_manager', sites: [site] }]);
+    const p = users[`producer${n}`];
+    const c = await connect(url, '/ws/frames', p.access_token);
+    // Eight frames in flight, all the time, from before the logout until the socket closes.
+    let sent = 0;
+    const logout = c.until(() => c.texts.length >= 2).then(() => call(url, 'POST', '/logout', { token: p.access_token }));
+    while (!c.closed && sent < 20_000) {
+      while (sent - c.texts.length < 8) c.send(frameMessage({ label: site, key: 'cam', ...defaultMeta }, jpeg(++sent)));
+      await c.until(() => sent - c.texts.length < 8 || c.closed !== null, 5000);
+    }
+    expect((await logout).status).toBe(200);
+    expect(await c.waitClose(2000)).toEqual({ code: 1008, reason: 'Token not active' });
+    const answered = c.texts.length;
+    expect(c.texts).toEqual(Array.from({ length: answered }, () => ({ status: 'ok', message: 'Frame stored successfully.' })));
+    expect(answered).toBeLessThan(sent);
+    await new Promise((r) => setTimeout(r, 300)); // anything still being stored would land by now
+    const latest = await srv.store.latest(site, 'cam');
+    expect(seqOf(latest!.frame).seq).toBe(answered); // frames are stored in order: 1…answered and no more
   });
 });
 
