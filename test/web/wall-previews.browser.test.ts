@@ -107,11 +107,32 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     const r = await postFrame(target.url, token, { label, key, warnings_json: '{}', cone_polygons_json: '[]', pole_polygons_json: '[]', detection_items_json: '[]', width: '1280', height: '720', ...meta }, image);
     expect(r.status).toBe(200);
   };
+  /**
+   * A frame a second keeps cameras live (a tile shows its camera offline 5 s after its newest
+   * frame) through steps that take longer than that on a busy machine. Returns the stop.
+   */
+  const keepLive = (label: string, cams: string[], meta: Record<string, string> = {}): (() => void) => {
+    const feeder = setInterval(() => {
+      for (const cam of cams) void frame(svc, admin, label, cam, meta).catch(() => {});
+    }, 1000);
+    return () => clearInterval(feeder);
+  };
 
   it('asks for previews sized to the tiles at a capped rate, says so in the tile, draws them under the overlays; the camera opened large gets the full stream', async () => {
     const label = uniqueLabel();
-    await frame(svc, admin, label, 'yard', { detection_items_json: '[[100, 100, 500, 400, 0.9, 2]]' });
+    const boxed = { detection_items_json: '[[100, 100, 500, 400, 0.9, 2]]' };
+    await frame(svc, admin, label, 'yard', boxed);
     const madeBefore = await metric(svc, 'previews_made');
+    // Live until the camera is opened large, a dozen steps later.
+    const stopFeeding = keepLive(label, ['yard'], boxed);
+    try {
+      await previewsAndLarge(label, madeBefore);
+    } finally {
+      stopFeeding();
+    }
+  });
+
+  async function previewsAndLarge(label: string, madeBefore: number): Promise<void> {
     const { page: p } = await page();
     const sockets = watchSockets(p);
     await logIn(p, svc.url, 'root', testPassword('root'), `#/site/${encodeURIComponent(label)}`);
@@ -159,7 +180,7 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     await p.waitForFunction(() => document.querySelector('.camera-view .tile-feed')?.textContent === 'Full stream');
     expect(large.frames.length).toBeGreaterThanOrEqual(1);
     expect(large.frames[0]).toBeGreaterThan(image.length); // the image as uploaded, and its header
-  });
+  }
 
   it('reopens the wall socket when the setting or a resize changes its choice by a step, not on a small resize', async () => {
     const label = uniqueLabel();
@@ -208,15 +229,11 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     const label = uniqueLabel();
     const cams = ['a', 'b', 'c', 'd'];
     for (const cam of cams) await frame(svc, admin, label, cam);
-    // A frame a second keeps the cameras live (a tile is offline 5 s after its newest frame) while
-    // two pages log in one after the other, which takes longer than that on a busy machine.
-    const feeder = setInterval(() => {
-      for (const cam of cams) void frame(svc, admin, label, cam).catch(() => {});
-    }, 1000);
+    const stopFeeding = keepLive(label, cams); // while two pages log in one after the other
     try {
       await ratesBySpeed(label);
     } finally {
-      clearInterval(feeder);
+      stopFeeding();
     }
   }, 45_000); // two pages, each logged in: slow when the whole suite shares the machine
 
