@@ -21,6 +21,7 @@ import { tcpTuningAvailable } from './streaming/tcp-tuning.js';
 import { streamingRoutes } from './streaming/routes.js';
 import { ingestRoutes, metadataAllowance } from './ingest/routes.js';
 import { streamRemovalRoute } from './ingest/stream-removal.js';
+import { ProducerSockets } from './ingest/producer-sockets.js';
 import { observabilityRoutes, Metrics } from './observability/routes.js';
 import { readableLogStream } from './observability/log-format.js';
 import { registerOpenApi } from './docs/openapi.js';
@@ -198,6 +199,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   // closed: told so in the reply, and closed once idle if the client keeps them anyway, instead of
   // holding the shutdown for a keep-alive timeout.
   let shuttingDown = false;
+  const producers = new ProducerSockets();
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (shuttingDown) reply.header('connection', 'close');
     done(null, payload);
@@ -219,7 +221,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       shuttingDown = true;
       setInterval(() => app.server.closeIdleConnections(), 100).unref();
       hub.close();
-      for (const client of app.websocketServer.clients) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
+      for (const client of app.websocketServer.clients) {
+        if (!producers.end(client, Close.GOING_AWAY, CloseReason.SHUTDOWN)) client.close(Close.GOING_AWAY, CloseReason.SHUTDOWN);
+      }
       app.websocketServer.close(); // no new upgrades on connections still open
       // A peer that does not answer the close frame must not hold the shutdown (ws waits 30 s).
       setTimeout(() => {
@@ -247,6 +251,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       store,
       authenticator: accounts.authenticator,
       requireAuth: guard,
+      producers,
       onStored: (frame) => {
         metrics.framesStored.inc();
         events.recorder.record(frame);

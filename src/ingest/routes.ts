@@ -15,6 +15,7 @@ import { readUploadForm } from './form.js';
 import { boundaryOf, parseMultipart, type MultipartLimits } from './multipart.js';
 import { RejectionLog, type Rejection } from './rejection-log.js';
 import { UploadSlots, type SlotRefusal } from './upload-slots.js';
+import type { ProducerSockets } from './producer-sockets.js';
 import { METADATA_FIELDS, UploadProblems, validateUpload, type RawUpload, type UploadLimits } from './validate.js';
 
 declare module 'fastify' {
@@ -40,6 +41,8 @@ export interface IngestDeps {
   requireAuth: Guard;
   /** Called once per stored frame, synchronously, before the producer is answered: must not block. */
   onStored?: (frame: StoredUpload) => void;
+  /** Where each producer socket says how it ends (for a shutdown). */
+  producers?: ProducerSockets;
 }
 
 /**
@@ -197,23 +200,25 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
     // The socket stays open whatever the account may upload (a frame it may not upload is answered
     // with an error, as any bad message is); only the end of its session closes it. Each frame is
     // judged with the newest rights the watch has seen, so a role or sites change counts at once.
-    // A frame is stored only while its answer can still be sent: a producer sends an unanswered
-    // frame again on its next socket, and one stored unanswered would be shown twice.
+    // A frame is stored only while its answer can still be sent (see producer-sockets.ts).
     let principal = opened;
     let ended = false;
     // Messages are handled in order, one at a time, so replies keep the order of the uploads.
     let chain: Promise<void> = Promise.resolve();
     let inFlight = 0;
+    const end = (code: number, reason: string) => {
+      if (ended) return;
+      ended = true; // frames received from now on are not stored: the producer sends them again
+      void chain.finally(() => ws.close(code, reason)); // after the frame being stored is answered
+    };
+    deps.producers?.add(ws, end);
     const stop = deps.authenticator.watch(
       opened,
       (fresh) => {
         principal = fresh;
         return true;
       },
-      () => {
-        ended = true; // frames already received are not stored: the producer sends them again
-        void chain.finally(() => ws.close(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE)); // after the frame being stored is answered
-      },
+      () => end(Close.POLICY, CloseReason.TOKEN_NOT_ACTIVE),
     );
     ws.once('close', stop);
     const who = () => ({ user: principal.username, address: req.ip, via: 'WS /ws/frames' as const });

@@ -6,7 +6,7 @@ import type { AccessLoss } from '../../src/auth/authenticator.js';
 import { canUploadAny, canWatch } from '../../src/auth/principal.js';
 import { Sandbox, BACKENDS, POSTGRES_REDIS, SQLITE, seedUsers, startService, type TestService } from '../helpers/service.js';
 import { call, eventually, payloadOf } from '../helpers/http.js';
-import { connect, defaultMeta, frameMessage, jpeg, postFrame, seqOf, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, jpeg, postFrame, sendUntilClosed, seqOf, uniqueLabel } from '../helpers/frames.js';
 import { startPrivateRedis } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('revocation ($name)', (backend) => {
@@ -129,13 +129,8 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
     const { users } = await seedUsers(srv, [{ username: `producer${++n}`, role: 'model_manager', sites: [site] }]);
     const p = users[`producer${n}`];
     const c = await connect(url, '/ws/frames', p.access_token);
-    // Eight frames in flight, all the time, from before the logout until the socket closes.
-    let sent = 0;
     const logout = c.until(() => c.texts.length >= 2).then(() => call(url, 'POST', '/logout', { token: p.access_token }));
-    while (!c.closed && sent < 20_000) {
-      while (sent - c.texts.length < 8) c.send(frameMessage({ label: site, key: 'cam', ...defaultMeta }, jpeg(++sent)));
-      await c.until(() => sent - c.texts.length < 8 || c.closed !== null, 5000);
-    }
+    const sent = await sendUntilClosed(c, site, 'cam'); // frames in flight from before the logout until the close
     expect((await logout).status).toBe(200);
     expect(await c.waitClose(2000)).toEqual({ code: 1008, reason: 'Token not active' });
     const answered = c.texts.length;

@@ -191,6 +191,19 @@ export async function connect(baseUrl: string, path: string, token: string | nul
   return client;
 }
 
+/**
+ * Sends frames 1, 2, 3… of camera `key` on a producer socket, `inFlight` unanswered at any time,
+ * until the socket closes (or `max` frames); resolves with the number sent.
+ */
+export async function sendUntilClosed(c: Client, label: string, key: string, inFlight = 8, max = 20_000): Promise<number> {
+  let sent = 0;
+  while (!c.closed && sent < max) {
+    while (sent - c.texts.length < inFlight && sent < max) c.send(frameMessage({ label, key, ...defaultMeta }, jpeg(++sent)));
+    await c.until(() => sent - c.texts.length < inFlight || c.closed !== null, 5000, 'answers');
+  }
+  return sent;
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A label unique to one test (never containing "test", which /labels hides). */

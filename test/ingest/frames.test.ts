@@ -4,7 +4,7 @@ import net from 'node:net';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, STORES, type TestService } from '../helpers/service.js';
-import { connect, defaultMeta, frameMessage, jpeg, multipart, postBody, postFrame, seqOf, sleep, uniqueLabel, uploadParts } from '../helpers/frames.js';
+import { connect, defaultMeta, frameMessage, jpeg, multipart, postBody, postFrame, sendUntilClosed, seqOf, sleep, uniqueLabel, uploadParts } from '../helpers/frames.js';
 import { eventually } from '../helpers/http.js';
 import { head, rawRequest } from '../helpers/raw-http.js';
 
@@ -268,5 +268,29 @@ describe('upload limits: per user, per address, lingering bounds and slow bodies
     const stalled = await rawRequest(svc.url, head('POST', '/frames', { authorization: 'Bearer nope', 'content-type': 'multipart/form-data; boundary=b', 'content-length': 1000 }), { awaitClose: true, timeoutMs: 3000 });
     expect(stalled.status).toBe(401);
     expect(stalled.closedByServer).toBe(true);
+  });
+});
+
+describe('producer sockets at a shutdown', () => {
+  it('are closed with 1001 having answered every frame stored, and storing none after', async () => {
+    // A producer sends an unanswered frame again, to whichever instance it reaches next: a frame
+    // stored but not answered would be shown twice.
+    const svc = await startService({ store: 'redis' });
+    try {
+      const admin = await svc.token('admin');
+      const label = uniqueLabel();
+      const c = await connect(svc.url, '/ws/frames', admin);
+      const restart = c.until(() => c.texts.length >= 2).then(() => svc.restart());
+      const sent = await sendUntilClosed(c, label, 'cam');
+      await restart;
+      expect(c.closed).toEqual({ code: 1001, reason: 'Server shutting down' });
+      const answered = c.texts.length;
+      expect(c.texts).toEqual(Array.from({ length: answered }, () => ({ status: 'ok', message: 'Frame stored successfully.' })));
+      expect(answered).toBeLessThan(sent);
+      const latest = await svc.store.latest(label, 'cam');
+      expect(seqOf(latest!.frame).seq).toBe(answered); // frames are stored in order: 1…answered and no more
+    } finally {
+      await svc.stop();
+    }
   });
 });
