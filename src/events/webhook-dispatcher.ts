@@ -149,6 +149,7 @@ export class WebhookDispatcher {
     const timer = setTimeout(() => abort.abort(new DOMException(`no answer within ${this.opts.timeoutMs} ms`, 'TimeoutError')), this.opts.timeoutMs);
     const onClosing = () => abort.abort(this.closing.signal.reason);
     this.closing.signal.addEventListener('abort', onClosing, { once: true });
+    if (this.closing.signal.aborted) onClosing(); // closed while the event was loading: the listener never fires
     try {
       const res = await fetch(t.url, {
         method: 'POST',
