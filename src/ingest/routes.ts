@@ -42,7 +42,7 @@ export interface IngestDeps {
   /** Called once per stored frame, synchronously, before the producer is answered: must not block. */
   onStored?: (frame: StoredUpload) => void;
   /** Where each producer socket says how it ends (for a shutdown). */
-  producers?: ProducerSockets;
+  producers: ProducerSockets;
 }
 
 /**
@@ -211,7 +211,7 @@ export async function ingestRoutes(app: FastifyInstance, deps: IngestDeps): Prom
       ended = true; // frames received from now on are not stored: the producer sends them again
       void chain.finally(() => ws.close(code, reason)); // after the frame being stored is answered
     };
-    deps.producers?.add(ws, end);
+    deps.producers.add(ws, end);
     const stop = deps.authenticator.watch(
       opened,
       (fresh) => {

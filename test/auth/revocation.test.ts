@@ -6,7 +6,7 @@ import type { AccessLoss } from '../../src/auth/authenticator.js';
 import { canUploadAny, canWatch } from '../../src/auth/principal.js';
 import { Sandbox, BACKENDS, POSTGRES_REDIS, SQLITE, seedUsers, startService, type TestService } from '../helpers/service.js';
 import { call, eventually, payloadOf } from '../helpers/http.js';
-import { connect, defaultMeta, jpeg, postFrame, sendUntilClosed, seqOf, uniqueLabel } from '../helpers/frames.js';
+import { connect, defaultMeta, jpeg, postFrame, sendUntilClosed, seqOf, sleep, uniqueLabel } from '../helpers/frames.js';
 import { startPrivateRedis } from '../helpers/redis-server.js';
 
 describe.each(BACKENDS)('revocation ($name)', (backend) => {
@@ -136,7 +136,7 @@ describe.each(BACKENDS)('revocation ($name)', (backend) => {
     const answered = c.texts.length;
     expect(c.texts).toEqual(Array.from({ length: answered }, () => ({ status: 'ok', message: 'Frame stored successfully.' })));
     expect(answered).toBeLessThan(sent);
-    await new Promise((r) => setTimeout(r, 300)); // anything still being stored would land by now
+    await sleep(300); // anything still being stored would land by now
     const latest = await srv.store.latest(site, 'cam');
     expect(seqOf(latest!.frame).seq).toBe(answered); // frames are stored in order: 1…answered and no more
   });

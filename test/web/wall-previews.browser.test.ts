@@ -152,7 +152,7 @@ describe('web viewer: previews on the wall, the full stream large', () => {
     expect(width).toBeLessThanOrEqual(640); // PREVIEW_MAX_WIDTH's default
     expect(fps).toBeGreaterThanOrEqual(0.2);
     expect(fps).toBeLessThanOrEqual(10);
-    expect(await p.textContent(`${tile} .tile-feed`)).toBe(`Preview ${width} px · ${fps} fps`);
+    expect(await p.textContent(`${tile} .tile-feed`)).toBe(feedLabel(wall));
     expect(await p.getAttribute(`${tile} .tile-feed`, 'title')).toMatch(/^Cameras on the wall: 1; connection: about [\d.]+ Mbit\/s$/);
     expect(await metric(svc, 'previews_made')).toBeGreaterThan(madeBefore);
     expect(Math.max(...walls.flatMap((w) => w.frames))).toBeLessThan(image.length / 2); // previews, not the original
@@ -196,9 +196,10 @@ describe('web viewer: previews on the wall, the full stream large', () => {
 
     await p.selectOption('select.quality', 'saver');
     await until(() => wallSockets(sockets).length === settled + 1);
-    const saver = Object.fromEntries(wallSockets(sockets).at(-1)!.url.searchParams);
+    const saverSocket = wallSockets(sockets).at(-1)!;
+    const saver = Object.fromEntries(saverSocket.url.searchParams);
     expect(Number(saver.preview_width)).toBeLessThan(Number(auto.preview_width));
-    expect(await feedText()).toBe(`Preview ${saver.preview_width} px · ${saver.max_fps} fps`);
+    expect(await feedText()).toBe(feedLabel(saverSocket));
 
     await p.selectOption('select.quality', 'full');
     await until(() => wallSockets(sockets).length === settled + 2);
